@@ -1,0 +1,1 @@
+//! Replication and durability on openraft.
