@@ -1,1 +1,3 @@
-//! The ZooKeeper-compatible server.
+//! The ZooKeeper-compatible server: client connections, sessions, watches, four-letter words.
+
+pub mod config;

@@ -1,0 +1,1 @@
+//! Server configuration (zoo.cfg or YAML). Being written.
