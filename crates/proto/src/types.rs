@@ -123,7 +123,10 @@ impl CreateMode {
     }
 
     pub const fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     pub const fn is_container(self) -> bool {
@@ -220,5 +223,62 @@ impl KeeperState {
             7 => Closed,
             _ => return None,
         })
+    }
+}
+
+/// The `mode` of an addWatch request (`AddWatchMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AddWatchMode {
+    Persistent,
+    PersistentRecursive,
+}
+
+impl AddWatchMode {
+    pub const fn code(self) -> i32 {
+        match self {
+            AddWatchMode::Persistent => 0,
+            AddWatchMode::PersistentRecursive => 1,
+        }
+    }
+
+    pub fn from_code(code: i32) -> Option<Self> {
+        match code {
+            0 => Some(AddWatchMode::Persistent),
+            1 => Some(AddWatchMode::PersistentRecursive),
+            _ => None,
+        }
+    }
+}
+
+/// The watch kind named by checkWatches/removeWatches (`Watcher.WatcherType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WatcherType {
+    Children,
+    Data,
+    Persistent,
+    PersistentRecursive,
+    Any,
+}
+
+impl WatcherType {
+    pub const fn code(self) -> i32 {
+        match self {
+            WatcherType::Children => 1,
+            WatcherType::Data => 2,
+            WatcherType::Persistent => 4,
+            WatcherType::PersistentRecursive => 5,
+            WatcherType::Any => 3,
+        }
+    }
+
+    pub fn from_code(code: i32) -> Option<Self> {
+        match code {
+            1 => Some(WatcherType::Children),
+            2 => Some(WatcherType::Data),
+            3 => Some(WatcherType::Any),
+            4 => Some(WatcherType::Persistent),
+            5 => Some(WatcherType::PersistentRecursive),
+            _ => None,
+        }
     }
 }
