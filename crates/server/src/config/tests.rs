@@ -1,0 +1,525 @@
+//! Tests for the key interpreter, shared by both formats.
+
+use super::*;
+
+fn zoo(text: &str) -> ServerConfig {
+    ServerConfig::parse_zoo_cfg(text, "zoo.cfg").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn zoo_err(text: &str) -> String {
+    match ServerConfig::parse_zoo_cfg(text, "zoo.cfg") {
+        Ok(config) => panic!("accepted {text:?} as {config:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn yaml(text: &str) -> ServerConfig {
+    ServerConfig::parse_yaml(text, "arbor.yaml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn defaults_match_zookeeper_and_arbor_choices() {
+    let c = ServerConfig::default();
+    assert_eq!(c.tick_time_ms, 2000);
+    assert_eq!(c.init_limit, 10);
+    assert_eq!(c.sync_limit, 5);
+    assert_eq!(c.data_dir, PathBuf::from("./arbor-data"));
+    assert_eq!(c.data_log_dir, c.data_dir);
+    assert_eq!(c.client_port, 2181);
+    assert_eq!(c.client_socket_addr().to_string(), "0.0.0.0:2181");
+    assert_eq!(c.secure_client_port, None);
+    assert_eq!(c.max_client_cnxns, 60);
+    assert_eq!(c.min_session_timeout_ms, 4000);
+    assert_eq!(c.max_session_timeout_ms, 40000);
+    assert!(c.admin.enabled);
+    assert_eq!(c.admin_socket_addr().to_string(), "0.0.0.0:8080");
+    assert_eq!(c.autopurge.snap_retain_count, 3);
+    assert_eq!(c.autopurge.purge_interval_hours, 0);
+    assert_eq!(c.snap_count, 100_000);
+    assert!(c.force_sync);
+    assert_eq!(c.jute_max_buffer, 1_048_575);
+    assert_eq!(c.global_outstanding_limit, 1000);
+    assert!(!c.extended_types_enabled);
+    assert_eq!(c.super_digest, None);
+    assert!(c.servers.is_empty());
+    assert_eq!(c.metrics_http_port, None);
+    assert!(c.standalone_enabled);
+    assert!(!c.reconfig_enabled);
+    assert!(c.is_standalone());
+    assert!(c.ignored_keys.is_empty() && c.warnings.is_empty());
+}
+
+#[test]
+fn empty_inputs_give_the_defaults() {
+    assert_eq!(zoo(""), ServerConfig::default());
+    assert_eq!(zoo("# nothing\n\n"), ServerConfig::default());
+    assert_eq!(yaml(""), ServerConfig::default());
+}
+
+#[test]
+fn every_key_is_read_from_zoo_cfg() {
+    let c = zoo("tickTime=1000\n\
+         initLimit=7\n\
+         syncLimit=3\n\
+         dataDir=/var/lib/arbor\n\
+         dataLogDir=/var/log/arbor\n\
+         clientPort=3181\n\
+         clientPortAddress=127.0.0.1\n\
+         secureClientPort=3281\n\
+         maxClientCnxns=0\n\
+         minSessionTimeout=1500\n\
+         maxSessionTimeout=90000\n\
+         4lw.commands.whitelist=ruok, stat ,mntr\n\
+         admin.enableServer=false\n\
+         admin.serverAddress=127.0.0.2\n\
+         admin.serverPort=9090\n\
+         autopurge.snapRetainCount=10\n\
+         autopurge.purgeInterval=24\n\
+         snapCount=5000\n\
+         forceSync=no\n\
+         jute.maxbuffer=4194304\n\
+         globalOutstandingLimit=500\n\
+         extendedTypesEnabled=true\n\
+         DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n\
+         metricsProvider.httpPort=7000\n\
+         standaloneEnabled=false\n\
+         reconfigEnabled=true\n");
+    assert_eq!(c.tick_time_ms, 1000);
+    assert_eq!(c.init_limit, 7);
+    assert_eq!(c.sync_limit, 3);
+    assert_eq!(c.data_dir, PathBuf::from("/var/lib/arbor"));
+    assert_eq!(c.data_log_dir, PathBuf::from("/var/log/arbor"));
+    assert_eq!(c.client_socket_addr().to_string(), "127.0.0.1:3181");
+    assert_eq!(c.secure_client_port, Some(3281));
+    assert_eq!(c.max_client_cnxns, 0);
+    assert_eq!(c.min_session_timeout_ms, 1500);
+    assert_eq!(c.max_session_timeout_ms, 90000);
+    assert_eq!(
+        c.four_letter_words,
+        FourLetterWords::Only(["mntr", "ruok", "stat"].map(String::from).into())
+    );
+    assert!(!c.admin.enabled);
+    assert_eq!(c.admin_socket_addr().to_string(), "127.0.0.2:9090");
+    assert_eq!(c.autopurge.snap_retain_count, 10);
+    assert_eq!(c.autopurge.purge_interval_hours, 24);
+    assert_eq!(c.snap_count, 5000);
+    assert!(!c.force_sync);
+    assert_eq!(c.jute_max_buffer, 4_194_304);
+    assert_eq!(c.global_outstanding_limit, 500);
+    assert!(c.extended_types_enabled);
+    assert_eq!(
+        c.super_digest.as_deref(),
+        Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
+    );
+    assert_eq!(c.metrics_http_port, Some(7000));
+    assert!(!c.standalone_enabled);
+    assert!(c.reconfig_enabled);
+    assert!(c.ignored_keys.is_empty(), "{:?}", c.ignored_keys);
+}
+
+#[test]
+fn yaml_flat_and_nested_spellings_are_equivalent_to_zoo_cfg() {
+    let from_zoo = zoo("tickTime=3000\n\
+         clientPort=2191\n\
+         autopurge.snapRetainCount=4\n\
+         autopurge.purgeInterval=1\n\
+         admin.serverPort=8181\n\
+         4lw.commands.whitelist=ruok,srvr\n\
+         server.1=127.0.0.1:2888:3888\n\
+         server.2=127.0.0.2:2888:3888:observer;2182\n");
+    let nested = yaml(
+        "tickTime: 3000\n\
+         clientPort: 2191\n\
+         autopurge:\n  snapRetainCount: 4\n  purgeInterval: 1\n\
+         admin:\n  serverPort: 8181\n\
+         4lw.commands.whitelist: [ruok, srvr]\n\
+         server:\n  1: 127.0.0.1:2888:3888\n  2: \"127.0.0.2:2888:3888:observer;2182\"\n",
+    );
+    let flat = yaml(
+        "tickTime: 3000\n\
+         clientPort: 2191\n\
+         autopurge.snapRetainCount: 4\n\
+         autopurge.purgeInterval: 1\n\
+         admin.serverPort: 8181\n\
+         4lw.commands.whitelist: ruok,srvr\n\
+         server.1: 127.0.0.1:2888:3888\n\
+         server.2: \"127.0.0.2:2888:3888:observer;2182\"\n",
+    );
+    assert_eq!(from_zoo, nested);
+    assert_eq!(from_zoo, flat);
+    assert_eq!(from_zoo.tick_time_ms, 3000);
+    assert_eq!(from_zoo.servers.len(), 2);
+}
+
+#[test]
+fn yaml_booleans_may_be_native_or_strings() {
+    let c = yaml("forceSync: false\nextendedTypesEnabled: \"yes\"\nadmin: {enableServer: no}\n");
+    assert!(!c.force_sync);
+    assert!(c.extended_types_enabled);
+    assert!(!c.admin.enabled);
+}
+
+#[test]
+fn session_timeouts_derive_from_tick_time() {
+    let c = zoo("tickTime=500\n");
+    assert_eq!(
+        (c.min_session_timeout_ms, c.max_session_timeout_ms),
+        (1000, 10000)
+    );
+    // ZooKeeper's -1 also means "derive".
+    let c = zoo("tickTime=500\nminSessionTimeout=-1\nmaxSessionTimeout=-1\n");
+    assert_eq!(
+        (c.min_session_timeout_ms, c.max_session_timeout_ms),
+        (1000, 10000)
+    );
+}
+
+#[test]
+fn negotiated_session_timeout_is_clamped() {
+    let c = zoo("minSessionTimeout=4000\nmaxSessionTimeout=40000\n");
+    assert_eq!(c.negotiate_session_timeout(100), 4000);
+    assert_eq!(c.negotiate_session_timeout(10000), 10000);
+    assert_eq!(c.negotiate_session_timeout(i32::MAX), 40000);
+    assert_eq!(c.negotiate_session_timeout(-5), 4000);
+}
+
+#[test]
+fn min_session_timeout_above_max_is_refused() {
+    let err = zoo_err("minSessionTimeout=50000\nmaxSessionTimeout=10000\n");
+    assert_eq!(
+        err,
+        "zoo.cfg: minSessionTimeout (50000 ms) must not be larger than maxSessionTimeout (10000 ms)"
+    );
+    // The derived maximum (20 ticks) counts too.
+    let err = zoo_err("tickTime=1000\nminSessionTimeout=30000\n");
+    assert!(err.contains("must not be larger"), "{err}");
+}
+
+#[test]
+fn session_timeout_beyond_i32_is_refused() {
+    let err = zoo_err("maxSessionTimeout=3000000000\n");
+    assert!(err.contains("32-bit"), "{err}");
+}
+
+#[test]
+fn data_log_dir_defaults_to_data_dir_wherever_it_is_set() {
+    assert_eq!(zoo("dataDir=/d\n").data_log_dir, PathBuf::from("/d"));
+    let c = zoo("dataLogDir=/l\ndataDir=/d\n");
+    assert_eq!(
+        (c.data_dir, c.data_log_dir),
+        (PathBuf::from("/d"), PathBuf::from("/l"))
+    );
+}
+
+#[test]
+fn later_duplicate_keys_win() {
+    assert_eq!(zoo("clientPort=1\nclientPort=2\n").client_port, 2);
+}
+
+#[test]
+fn four_letter_words_default_is_srvr_only() {
+    let c = ServerConfig::default();
+    assert!(c.four_letter_word_allowed("srvr"));
+    assert!(!c.four_letter_word_allowed("ruok"));
+    assert!(!c.four_letter_word_allowed("mntr"));
+}
+
+#[test]
+fn four_letter_words_star_allows_all() {
+    let c = zoo("4lw.commands.whitelist=*\n");
+    assert_eq!(c.four_letter_words, FourLetterWords::All);
+    for word in KNOWN_FOUR_LETTER_WORDS {
+        assert!(c.four_letter_word_allowed(word), "{word}");
+    }
+    assert_eq!(
+        zoo("4lw.commands.whitelist=ruok, *\n").four_letter_words,
+        FourLetterWords::All
+    );
+}
+
+#[test]
+fn four_letter_words_list_allows_exactly_those_plus_srvr() {
+    let c = zoo("4lw.commands.whitelist=ruok,stat\n");
+    assert!(c.four_letter_word_allowed("ruok"));
+    assert!(c.four_letter_word_allowed("stat"));
+    assert!(c.four_letter_word_allowed("srvr"));
+    assert!(!c.four_letter_word_allowed("mntr"));
+    assert!(!c.four_letter_word_allowed("RUOK"));
+    // An empty list leaves only srvr.
+    let c = zoo("4lw.commands.whitelist=\n");
+    assert!(c.four_letter_word_allowed("srvr"));
+    assert!(!c.four_letter_word_allowed("ruok"));
+}
+
+#[test]
+fn zookeeper_prefix_is_optional_for_system_property_keys() {
+    let c = zoo(
+        "zookeeper.DigestAuthenticationProvider.superDigest=super:abc=\n\
+         zookeeper.extendedTypesEnabled=true\n\
+         zookeeper.4lw.commands.whitelist=*\n\
+         zookeeper.snapCount=42\n",
+    );
+    assert_eq!(c.super_digest.as_deref(), Some("super:abc="));
+    assert!(c.extended_types_enabled);
+    assert_eq!(c.four_letter_words, FourLetterWords::All);
+    assert_eq!(c.snap_count, 42);
+}
+
+#[test]
+fn super_digest_must_be_user_colon_digest() {
+    for bad in ["nocolon", ":digest", "user:"] {
+        let err = zoo_err(&format!("DigestAuthenticationProvider.superDigest={bad}\n"));
+        assert!(
+            err.starts_with(
+                "zoo.cfg:1: DigestAuthenticationProvider.superDigest: expected user:base64digest"
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_are_listed_once_in_order_and_never_fatal() {
+    let c = zoo(
+        "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+         ssl.keyStore.location=/x.jks\n\
+         clientPort=2222\n\
+         serverCnxnFactory=again\n",
+    );
+    assert_eq!(c.client_port, 2222);
+    assert_eq!(
+        c.ignored_keys,
+        vec![
+            "serverCnxnFactory".to_string(),
+            "ssl.keyStore.location".to_string()
+        ]
+    );
+    let c = yaml("ssl:\n  quorum:\n    keyStore: x\n");
+    assert_eq!(c.ignored_keys, vec!["ssl.quorum.keyStore".to_string()]);
+}
+
+#[test]
+fn integer_errors_name_file_line_and_key() {
+    assert_eq!(
+        zoo_err("clientPort=2181\n\n# c\nfoo=bar\ninitLimit=5\nsyncLimit=2\ntickTime=abc\n"),
+        "zoo.cfg:7: tickTime: expected an integer, got \"abc\""
+    );
+    assert_eq!(
+        zoo_err("tickTime=0\n"),
+        "zoo.cfg:1: tickTime: must be at least 1, got 0"
+    );
+    assert_eq!(
+        zoo_err("maxClientCnxns=-3\n"),
+        "zoo.cfg:1: maxClientCnxns: must be at least 0, got -3"
+    );
+    assert_eq!(
+        zoo_err("initLimit=99999999999\n"),
+        "zoo.cfg:1: initLimit: 99999999999 is too large"
+    );
+    for key in [
+        "initLimit",
+        "syncLimit",
+        "jute.maxbuffer",
+        "globalOutstandingLimit",
+        "snapCount",
+        "autopurge.purgeInterval",
+        "autopurge.snapRetainCount",
+        "minSessionTimeout",
+        "maxSessionTimeout",
+    ] {
+        let err = zoo_err(&format!("{key}=1.5\n"));
+        assert_eq!(
+            err,
+            format!("zoo.cfg:1: {key}: expected an integer, got \"1.5\"")
+        );
+    }
+}
+
+#[test]
+fn port_errors_are_refused_for_every_port_key() {
+    for key in [
+        "clientPort",
+        "secureClientPort",
+        "admin.serverPort",
+        "metricsProvider.httpPort",
+    ] {
+        for bad in ["-1", "0", "65536", "http"] {
+            let err = zoo_err(&format!("{key}={bad}\n"));
+            assert_eq!(
+                err,
+                format!("zoo.cfg:1: {key}: expected a port number 1-65535, got \"{bad}\"")
+            );
+        }
+    }
+}
+
+#[test]
+fn boolean_errors_are_refused_for_every_boolean_key() {
+    for key in [
+        "forceSync",
+        "admin.enableServer",
+        "extendedTypesEnabled",
+        "standaloneEnabled",
+        "reconfigEnabled",
+    ] {
+        let err = zoo_err(&format!("{key}=maybe\n"));
+        assert_eq!(
+            err,
+            format!("zoo.cfg:1: {key}: expected true/false or yes/no, got \"maybe\"")
+        );
+    }
+    assert!(zoo("forceSync=YES\n").force_sync);
+}
+
+#[test]
+fn addresses_must_be_ip_addresses() {
+    assert_eq!(
+        zoo("clientPortAddress=localhost\n").client_port_address,
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    );
+    assert_eq!(
+        zoo("clientPortAddress=::1\nadmin.serverAddress=[::1]\n")
+            .admin_socket_addr()
+            .to_string(),
+        "[::1]:8080"
+    );
+    assert_eq!(
+        zoo_err("admin.serverAddress=not an ip\n"),
+        "zoo.cfg:1: admin.serverAddress: expected an IP address, got \"not an ip\""
+    );
+    assert!(zoo_err("clientPortAddress=999.1.1.1\n").contains("clientPortAddress"));
+}
+
+#[test]
+fn empty_data_dir_is_refused() {
+    assert_eq!(
+        zoo_err("dataDir=\n"),
+        "zoo.cfg:1: dataDir: expected a directory path, got nothing"
+    );
+    assert!(zoo_err("dataLogDir=\n").contains("dataLogDir"));
+}
+
+#[test]
+fn small_snap_counts_are_raised_with_a_warning_like_zookeeper() {
+    let c = zoo("autopurge.snapRetainCount=1\nsnapCount=1\n");
+    assert_eq!(c.autopurge.snap_retain_count, 3);
+    assert_eq!(c.snap_count, 2);
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    assert!(c.warnings[0].starts_with("zoo.cfg:1: autopurge.snapRetainCount"));
+}
+
+#[test]
+fn admin_and_client_port_clash_is_refused() {
+    let err = zoo_err("clientPort=8080\n");
+    assert_eq!(
+        err,
+        "zoo.cfg: admin.serverPort and clientPort are both 8080"
+    );
+    // Not a clash when the admin server is off.
+    assert_eq!(
+        zoo("clientPort=8080\nadmin.enableServer=false\n").client_port,
+        8080
+    );
+}
+
+#[test]
+fn server_lines_are_sorted_by_id_and_decide_standalone() {
+    let c =
+        zoo("server.3=h3:2890:3890:observer\nserver.1=h1:2888:3888;2181\nserver.2=h2:2889:3889\n");
+    let ids: Vec<u64> = c.servers.iter().map(|s| s.id).collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+    assert_eq!(c.servers[2].role, PeerRole::Observer);
+    assert_eq!(c.servers[0].client.as_ref().map(|e| e.port), Some(2181));
+    assert!(!c.is_standalone());
+
+    assert!(zoo("server.1=h1:2888:3888\n").is_standalone());
+    assert!(!zoo("server.1=h1:2888:3888\nstandaloneEnabled=false\n").is_standalone());
+}
+
+#[test]
+fn bad_server_lines_name_the_line_and_key() {
+    assert_eq!(
+        zoo_err("tickTime=2000\nserver.x=h:1:2\n"),
+        "zoo.cfg:2: server.x: expected server.<number>"
+    );
+    let err = zoo_err("server.1=h:2888\n");
+    assert!(
+        err.starts_with("zoo.cfg:1: server.1: expected host:quorumPort:electionPort"),
+        "{err}"
+    );
+    let err = zoo_err("server.1=h:2888:3888:leader\n");
+    assert!(
+        err.contains("expected `participant` or `observer`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn yaml_errors_name_the_file_and_key() {
+    let err = ServerConfig::parse_yaml("tickTime: abc\n", "arbor.yaml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "arbor.yaml: tickTime: expected an integer, got \"abc\""
+    );
+    let err = ServerConfig::parse_yaml("autopurge:\n  purgeInterval: -2\n", "a.yml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "a.yml: autopurge.purgeInterval: must be at least 0, got -2"
+    );
+}
+
+#[test]
+fn syntax_errors_surface_from_parse_zoo_cfg() {
+    assert_eq!(
+        zoo_err("tickTime=2000\nthis is not a setting\n"),
+        "zoo.cfg:2: expected `key=value`, got \"this is not a setting\""
+    );
+}
+
+mod load {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    #[test]
+    fn chooses_format_by_extension_then_content() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = write(&dir, "zoo.cfg", "clientPort=3001\n");
+        let yml = write(&dir, "arbor.yml", "clientPort: 3002\n");
+        let yaml_ext = write(&dir, "arbor.yaml", "# yaml\nclientPort: 3003\n");
+        let sniffed_yaml = write(&dir, "arbor.conf", "clientPort: 3004\n");
+        let sniffed_cfg = write(&dir, "arbor.conf2", "clientPort=3005\n");
+        let ports: Vec<u16> = [cfg, yml, yaml_ext, sniffed_yaml, sniffed_cfg]
+            .iter()
+            .map(|p| ServerConfig::load(p).expect("loads").client_port)
+            .collect();
+        assert_eq!(ports, vec![3001, 3002, 3003, 3004, 3005]);
+    }
+
+    #[test]
+    fn errors_carry_the_file_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "zoo.cfg", "tickTime=2000\ntickTime=abc\n");
+        let err = ServerConfig::load(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:2: tickTime: expected an integer, got \"abc\"",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("absent.cfg");
+        let err = ServerConfig::load(&path).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+        assert!(err.to_string().contains("absent.cfg"), "{err}");
+    }
+}
