@@ -138,3 +138,39 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn random_bytes_never_panic_the_frame_splitter(
+            bytes in prop::collection::vec(any::<u8>(), 0..64),
+            max_len in prop_oneof![0..64usize, Just(DEFAULT_MAX_FRAME_LEN), Just(usize::MAX)],
+        ) {
+            if let Ok(Some(frame)) = split_frame(&bytes, max_len) {
+                prop_assert!(frame.consumed() <= bytes.len());
+                prop_assert!(frame.body.len() <= max_len);
+            }
+        }
+
+        #[test]
+        fn split_frame_inverts_encode_frame(
+            body in prop::collection::vec(any::<u8>(), 0..64),
+            trailing in prop::collection::vec(any::<u8>(), 0..8),
+        ) {
+            let mut buf = encode_frame(&body);
+            let frame_len = buf.len();
+            buf.extend_from_slice(&trailing);
+            let frame = split_frame(&buf, DEFAULT_MAX_FRAME_LEN).expect("valid").expect("complete");
+            prop_assert_eq!(frame.body, &body[..]);
+            prop_assert_eq!(frame.consumed(), frame_len);
+            // Any shorter prefix is incomplete, never an error.
+            prop_assert_eq!(split_frame(&buf[..frame_len - 1], DEFAULT_MAX_FRAME_LEN), Ok(None));
+        }
+    }
+}

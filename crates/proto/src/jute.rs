@@ -294,7 +294,7 @@ impl Writer {
     }
 
     /// A value of any [`Record`] type.
-    pub fn write<T: Record + ?Sized>(&mut self, value: &T) {
+    pub fn write<T: Record>(&mut self, value: &T) {
         value.encode(self);
     }
 }

@@ -596,3 +596,46 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn random_bytes_never_panic_the_connect_decoders(
+            bytes in prop::collection::vec(any::<u8>(), 0..96),
+        ) {
+            let _ = ConnectRequest::from_bytes(&bytes);
+            let _ = ConnectResponse::from_bytes(&bytes);
+            let _ = RequestHeader::from_bytes(&bytes);
+            let _ = ReplyHeader::from_bytes(&bytes);
+            let _ = WatcherEvent::from_bytes(&bytes);
+        }
+
+        #[test]
+        fn connect_requests_round_trip(
+            protocol_version in any::<i32>(),
+            last_zxid_seen in any::<i64>(),
+            timeout_ms in any::<i32>(),
+            session_id in any::<i64>(),
+            password in prop::collection::vec(any::<u8>(), 0..32),
+            read_only in any::<bool>(),
+            has_read_only in any::<bool>(),
+        ) {
+            let req = ConnectRequest {
+                protocol_version,
+                last_zxid_seen,
+                timeout_ms,
+                session_id,
+                password,
+                read_only: read_only && has_read_only,
+                has_read_only,
+            };
+            prop_assert_eq!(ConnectRequest::from_bytes(&req.to_bytes()), Ok(req));
+        }
+    }
+}
