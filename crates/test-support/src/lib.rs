@@ -1,1 +1,21 @@
-//! Test helpers shared by every crate's integration tests.
+//! Test helpers shared by every crate's integration tests: free loopback ports, raw four-letter
+//! words, a spawned `arbor server` process ([`ArborServer`]) and a real Apache ZooKeeper 3.8
+//! started through `shared/tools/zk-reference` ([`ZkReference`]).
+//!
+//! Helpers whose name starts with `try_` return [`HarnessError`]; the others panic with a
+//! readable message (and the server log's tail), which is what a test wants.
+
+mod arbor;
+mod error;
+mod four_letter;
+mod ports;
+mod process;
+mod workspace;
+mod zk_reference;
+
+pub use arbor::{render_zoo_cfg, ArborOptions, ArborServer};
+pub use error::HarnessError;
+pub use four_letter::{send_four_letter, wait_for_imok};
+pub use ports::free_port;
+pub use workspace::{arbor_bin, workspace_root};
+pub use zk_reference::ZkReference;
