@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine as root:
+#   1. installs what the tests need, if missing (ZooKeeper 3.8 + Curator from Debian, a JDK,
+#      kazoo + pytest, netcat);
+#   2. fails fast on `cargo fmt --check` and `cargo clippy -D warnings`;
+#   3. builds everything, runs the Rust tests (nextest when installed), then the kazoo suite in
+#      tests/python against both real ZooKeeper and the freshly built `arbor`.
+# Idempotent; quiet on success apart from the test runners' summaries. Exits non-zero if anything
+# failed. Environment: PYTHON (default python3), SKIP_INSTALL=1 to skip step 1.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo_root=$(pwd)
+PYTHON=${PYTHON:-python3}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '==> %s\n' "$*"; }
+
+install_debian_packages() {
+  local wanted=(zookeeper zookeeper-bin libcurator-framework-java libcurator-recipes-java
+                libcurator-discovery-java netcat-openbsd)
+  command -v javac >/dev/null 2>&1 || wanted+=(default-jdk-headless)
+  local missing=()
+  for pkg in "${wanted[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+install_python_packages() {
+  if "$PYTHON" -c 'import kazoo, pytest' >/dev/null 2>&1; then return 0; fi
+  step "installing kazoo and pytest"
+  if "$PYTHON" -m pip --version >/dev/null 2>&1; then
+    PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q --disable-pip-version-check kazoo pytest
+  else
+    # No pip: use Debian's packages with Debian's interpreter.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-kazoo python3-pytest >/dev/null
+    PYTHON=/usr/bin/python3
+  fi
+}
+
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  install_debian_packages
+  install_python_packages
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "cargo build"
+cargo build --workspace --all-targets --quiet
+
+failed=()
+
+step "Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast --status-level fail --final-status-level fail \
+    || failed+=("cargo nextest")
+  # nextest does not run doctests; their (mostly empty) per-crate output is shown only on failure.
+  doc_log=$(mktemp)
+  if ! cargo test --workspace --doc >"$doc_log" 2>&1; then
+    cat "$doc_log"
+    failed+=("cargo test --doc")
+  fi
+  rm -f "$doc_log"
+else
+  cargo test --workspace --no-fail-fast --quiet || failed+=("cargo test")
+fi
+
+step "Python suite (kazoo against ZooKeeper and arbor)"
+export ARBOR_BIN=${ARBOR_BIN:-$repo_root/target/debug/arbor}
+"$PYTHON" -m pytest -q -p no:cacheprovider tests/python || failed+=("pytest tests/python")
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+step "all tests passed"
