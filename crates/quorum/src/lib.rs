@@ -1,1 +1,26 @@
 //! Replication and durability on openraft.
+//!
+//! Every change to the data tree is a [`arbor_tree::Txn`] replicated through a Raft log; its zxid
+//! is its Raft log index. Standalone mode is a Raft group with exactly one voter, so there is a
+//! single write path whether or not peers exist.
+//!
+//! Layout:
+//! - [`types`]: the openraft type configuration and the [`Applier`] boundary the server implements;
+//! - [`log_store`]: checksummed, segmented, group-committed log (openraft `RaftLogStorage`);
+//! - [`state_machine`] and [`snapshot`]: the `RaftStateMachine` delegating to the applier, and
+//!   snapshot files with retention;
+//! - [`network`]: the peer transport (a placeholder until the multi-server work);
+//! - [`quorum`]: the [`Quorum`] facade the server calls.
+
+pub mod error;
+mod files;
+pub mod log_store;
+pub mod network;
+pub mod quorum;
+pub mod snapshot;
+pub mod state_machine;
+pub mod types;
+
+pub use error::{LogError, ProposeError, QuorumError, SnapshotError};
+pub use quorum::{Quorum, QuorumConfig, QuorumStatus, Role};
+pub use types::{Applier, Response, TypeConfig};

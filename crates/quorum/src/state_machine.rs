@@ -1,0 +1,258 @@
+//! The openraft state machine (`RaftStateMachine` v2): delegates entries to the [`Applier`] and
+//! keeps snapshots in `dataDir` (format in [`crate::snapshot`]).
+//!
+//! The application state lives in memory, so durability comes from the log plus snapshots: on
+//! open, the newest valid snapshot is restored (a damaged one falls back to the previous one)
+//! and openraft replays the log after it.
+//!
+//! Consistency of snapshots: openraft asks for a builder on the state-machine task and then
+//! builds in another task while applying continues. The applier's bytes are therefore taken in
+//! `get_snapshot_builder`, where they match `last_applied` exactly; writing and fsyncing the
+//! file happens off the apply path.
+
+use std::io::{self, Cursor};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use arbor_tree::{Applied, TxnResult};
+use openraft::storage::RaftStateMachine;
+use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
+
+use crate::error::SnapshotError;
+use crate::snapshot;
+use crate::types::{
+    zxid_of, Applier, Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError,
+    StoredMembership, TypeConfig,
+};
+
+/// The state machine handed to openraft.
+pub struct StateMachine {
+    applier: Arc<dyn Applier>,
+    dir: PathBuf,
+    retain_count: usize,
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    applied_zxid: Arc<AtomicI64>,
+}
+
+impl StateMachine {
+    /// Restore the applier from the newest valid snapshot in `dir`, if any.
+    ///
+    /// `retain_count` is how many snapshot files to keep after each new one.
+    pub fn open(
+        dir: &Path,
+        applier: Arc<dyn Applier>,
+        retain_count: usize,
+    ) -> Result<StateMachine, SnapshotError> {
+        let io_err = |source| SnapshotError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+        snapshot::remove_stale_temp_files(dir).map_err(io_err)?;
+        let mut sm = StateMachine {
+            applier,
+            dir: dir.to_path_buf(),
+            retain_count,
+            last_applied: None,
+            membership: StoredMembership::default(),
+            applied_zxid: Arc::new(AtomicI64::new(0)),
+        };
+        for file in snapshot::list(dir).map_err(io_err)? {
+            match sm.restore_file(&file.path) {
+                Ok(()) => {
+                    tracing::info!(file = %file.path.display(), "restored snapshot");
+                    break;
+                }
+                Err(e) => tracing::warn!(error = %e, "skipping unusable snapshot"),
+            }
+        }
+        Ok(sm)
+    }
+
+    fn restore_file(&mut self, path: &Path) -> Result<(), SnapshotError> {
+        let (meta, body) = snapshot::read(path)?;
+        self.applier
+            .restore(&mut body.as_slice())
+            .map_err(|source| SnapshotError::Restore {
+                file: path.to_path_buf(),
+                source,
+            })?;
+        self.set_applied_from(&meta);
+        Ok(())
+    }
+
+    fn set_applied_from(&mut self, meta: &SnapshotMeta) {
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        let zxid = meta.last_log_id.map_or(0, |id| zxid_of(id.index));
+        self.applied_zxid.store(zxid, Ordering::Release);
+    }
+
+    /// The zxid of the last applied entry, updated as entries are applied.
+    pub fn applied_zxid(&self) -> Arc<AtomicI64> {
+        Arc::clone(&self.applied_zxid)
+    }
+
+    /// The last applied log id (after open: the restored snapshot's).
+    pub fn last_applied(&self) -> Option<LogId> {
+        self.last_applied
+    }
+
+    fn snapshot_meta(&self) -> SnapshotMeta {
+        let (term, index) = self
+            .last_applied
+            .map_or((0, 0), |id| (id.leader_id.term, id.index));
+        SnapshotMeta {
+            last_log_id: self.last_applied,
+            last_membership: self.membership.clone(),
+            snapshot_id: format!("{term}-{index}"),
+        }
+    }
+}
+
+fn snapshot_err(meta: Option<&SnapshotMeta>, verb: ErrorVerb, e: impl ToString) -> StorageError {
+    let io = io::Error::other(e.to_string());
+    StorageError::from_io_error(
+        ErrorSubject::Snapshot(meta.map(|m| m.signature())),
+        verb,
+        io,
+    )
+}
+
+fn done() -> Applied {
+    Applied {
+        result: TxnResult::Done,
+        triggers: Vec::new(),
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut responses = Vec::new();
+        for entry in entries {
+            let zxid = zxid_of(entry.log_id.index);
+            let applied = match &entry.payload {
+                EntryPayload::Normal(txn) => self.applier.apply(zxid, txn),
+                EntryPayload::Blank => {
+                    self.applier.advance(zxid);
+                    done()
+                }
+                EntryPayload::Membership(m) => {
+                    self.membership = StoredMembership::new(Some(entry.log_id), m.clone());
+                    self.applier.advance(zxid);
+                    done()
+                }
+            };
+            self.last_applied = Some(entry.log_id);
+            self.applied_zxid.store(zxid, Ordering::Release);
+            responses.push(Response { zxid, applied });
+        }
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        let mut body = Vec::new();
+        let body = self.applier.snapshot(&mut body).map(|()| body);
+        SnapshotBuilder {
+            dir: self.dir.clone(),
+            retain_count: self.retain_count,
+            meta: self.snapshot_meta(),
+            body,
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let body = snapshot.into_inner();
+        let dir = self.dir.clone();
+        let meta_owned = meta.clone();
+        let path = tokio::task::spawn_blocking(move || {
+            let path = snapshot::write(&dir, &meta_owned, &body)?;
+            Ok::<_, SnapshotError>((path, body))
+        })
+        .await
+        .map_err(|e| snapshot_err(Some(meta), ErrorVerb::Write, e))?
+        .map_err(|e| snapshot_err(Some(meta), ErrorVerb::Write, e));
+        let (path, body) = path?;
+
+        self.applier
+            .restore(&mut body.as_slice())
+            .map_err(|e| snapshot_err(Some(meta), ErrorVerb::Read, e))?;
+        self.set_applied_from(meta);
+        // The installed snapshot replaces the log and state the older ones were based on.
+        snapshot::remove_all_except(&self.dir, &path)
+            .map_err(|e| snapshot_err(Some(meta), ErrorVerb::Delete, e))?;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
+        let files =
+            snapshot::list(&self.dir).map_err(|e| snapshot_err(None, ErrorVerb::Read, e))?;
+        for file in files {
+            match snapshot::read(&file.path) {
+                Ok((meta, body)) => {
+                    return Ok(Some(Snapshot {
+                        meta,
+                        snapshot: Box::new(Cursor::new(body)),
+                    }))
+                }
+                Err(e) => tracing::warn!(error = %e, "skipping unusable snapshot"),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Writes one snapshot file from bytes captured at a consistent point.
+pub struct SnapshotBuilder {
+    dir: PathBuf,
+    retain_count: usize,
+    meta: SnapshotMeta,
+    body: io::Result<Vec<u8>>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
+        let body = std::mem::replace(&mut self.body, Ok(Vec::new()))
+            .map_err(|e| snapshot_err(Some(&self.meta), ErrorVerb::Read, e))?;
+        let dir = self.dir.clone();
+        let meta = self.meta.clone();
+        let keep = self.retain_count;
+        let body = tokio::task::spawn_blocking(move || {
+            let path = snapshot::write(&dir, &meta, &body)?;
+            tracing::info!(file = %path.display(), bytes = body.len(), "wrote snapshot");
+            snapshot::retain(&dir, keep)
+                .map_err(|source| SnapshotError::Io { path: dir, source })?;
+            Ok::<_, SnapshotError>(body)
+        })
+        .await
+        .map_err(|e| snapshot_err(Some(&self.meta), ErrorVerb::Write, e))?
+        .map_err(|e| snapshot_err(Some(&self.meta), ErrorVerb::Write, e))?;
+        Ok(Snapshot {
+            meta: self.meta.clone(),
+            snapshot: Box::new(Cursor::new(body)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
