@@ -92,6 +92,9 @@ pub struct ServerConfig {
     pub global_outstanding_limit: u32,
     /// Enables container and TTL nodes for TTL creates (ZooKeeper's `extendedTypesEnabled`).
     pub extended_types_enabled: bool,
+    /// How often empty containers and expired TTL nodes are looked for
+    /// (`znode.container.checkIntervalMs`).
+    pub container_check_interval_ms: u32,
     /// `DigestAuthenticationProvider.superDigest`: `user:base64(sha1(user:password))`.
     pub super_digest: Option<String>,
     /// `server.N` lines, sorted by id.
@@ -142,6 +145,7 @@ impl Default for ServerConfig {
             jute_max_buffer: 0xfffff,
             global_outstanding_limit: 1000,
             extended_types_enabled: false,
+            container_check_interval_ms: 60_000,
             super_digest: None,
             servers: Vec::new(),
             metrics_http_port: None,
@@ -282,6 +286,9 @@ impl ServerConfig {
                     config.global_outstanding_limit = value.int_at_least(1)?
                 }
                 "extendedTypesEnabled" => config.extended_types_enabled = value.boolean()?,
+                "znode.container.checkIntervalMs" => {
+                    config.container_check_interval_ms = value.int_at_least(1)?
+                }
                 "DigestAuthenticationProvider.superDigest" => {
                     config.super_digest = Some(value.super_digest()?)
                 }

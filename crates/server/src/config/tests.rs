@@ -40,6 +40,7 @@ fn defaults_match_zookeeper_and_arbor_choices() {
     assert_eq!(c.jute_max_buffer, 1_048_575);
     assert_eq!(c.global_outstanding_limit, 1000);
     assert!(!c.extended_types_enabled);
+    assert_eq!(c.container_check_interval_ms, 60_000);
     assert_eq!(c.super_digest, None);
     assert!(c.servers.is_empty());
     assert_eq!(c.metrics_http_port, None);
@@ -80,6 +81,7 @@ fn every_key_is_read_from_zoo_cfg() {
          jute.maxbuffer=4194304\n\
          globalOutstandingLimit=500\n\
          extendedTypesEnabled=true\n\
+         znode.container.checkIntervalMs=1000\n\
          DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n\
          metricsProvider.httpPort=7000\n\
          standaloneEnabled=false\n\
@@ -107,6 +109,7 @@ fn every_key_is_read_from_zoo_cfg() {
     assert_eq!(c.jute_max_buffer, 4_194_304);
     assert_eq!(c.global_outstanding_limit, 500);
     assert!(c.extended_types_enabled);
+    assert_eq!(c.container_check_interval_ms, 1000);
     assert_eq!(
         c.super_digest.as_deref(),
         Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
@@ -321,6 +324,7 @@ fn integer_errors_name_file_line_and_key() {
         "syncLimit",
         "jute.maxbuffer",
         "globalOutstandingLimit",
+        "znode.container.checkIntervalMs",
         "snapCount",
         "autopurge.purgeInterval",
         "autopurge.snapRetainCount",
