@@ -1,3 +1,14 @@
 //! The ZooKeeper-compatible server: client connections, sessions, watches, four-letter words.
+//!
+//! Map: `server` assembles everything and runs background duties; `conn` owns one client
+//! connection (handshake, in-order pipeline, writer); `ops` says what each request means;
+//! `db` holds the replicated tree plus the local state that must change with it (watches,
+//! outboxes, session liveness); `watch` and `session` are the pure registries; `four_letter`
+//! formats the text commands; `config` parses zoo.cfg/YAML.
 
 pub mod config;
+pub mod session;
+pub mod stats;
+pub mod watch;
+
+pub use config::ServerConfig;
