@@ -1,6 +1,34 @@
-//! The data tree as a deterministic state machine. No I/O: `apply(zxid, &Txn) -> Applied`, plus
-//! read accessors used by the server's read path.
+//! The ZooKeeper data tree as a deterministic state machine. No I/O: `apply(zxid, &Txn) ->
+//! Applied`, read accessors for the server's read path, snapshots and a state digest.
+//!
+//! Semantics follow Apache ZooKeeper 3.8 (stat fields, error codes and their order, sequential
+//! names, container/TTL/ephemeral rules, multi results, watch triggers); see `apply.rs`.
+//!
+//! Memory design (target: a million znodes with 100-byte data well under 250 MB): nodes are
+//! 88-byte structs in a slab addressed by `u32` ids; a node stores its own name (not its path)
+//! in the same heap block as its data; a single hash index of bare ids maps (parent, name) to a
+//! child; child lists and child counters are allocated only for nodes that have had children;
+//! ACL lists are interned and referenced by a 4-byte index. See `store.rs` and `node.rs`.
 
+mod acl;
+mod acl_table;
+mod apply;
+mod change;
+mod credential;
+mod digest;
+mod node;
+mod path;
+mod snapshot;
+mod store;
+mod tree;
 pub mod txn;
 
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod test_support;
+
+pub use credential::digest_credential;
+pub use snapshot::SnapshotError;
+pub use tree::{DataTree, TreeOptions};
 pub use txn::{Applied, CreateOp, OpResult, SessionId, Trigger, Txn, TxnOp, TxnResult, Zxid};

@@ -34,7 +34,9 @@ pub enum TxnOp {
         password: Vec<u8>,
     },
     /// Close (or expire) a session: its ephemerals are deleted, then the session is forgotten.
-    CloseSession { session: SessionId },
+    CloseSession {
+        session: SessionId,
+    },
     Create(CreateOp),
     Delete {
         path: String,
@@ -58,10 +60,14 @@ pub enum TxnOp {
     /// All-or-nothing: ops are Create, Delete, SetData and Check only.
     Multi(Vec<TxnOp>),
     /// Housekeeping: delete `path` if it is still a container that had children and has none.
-    DeleteContainer { path: String },
+    DeleteContainer {
+        path: String,
+    },
     /// Housekeeping: delete `path` if it is still a TTL node with no children whose TTL has
     /// passed at the txn's time.
-    DeleteExpiredTtl { path: String },
+    DeleteExpiredTtl {
+        path: String,
+    },
     /// Changes nothing; used as a barrier (e.g. by `sync`) and by leader-change markers.
     Noop,
 }

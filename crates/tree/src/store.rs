@@ -1,0 +1,302 @@
+//! The node store: a slab of nodes, a name index and parent/child links.
+//!
+//! Memory layout (the tree must hold ~1M znodes compactly):
+//! - nodes live in a `Vec<Option<Node>>` slab addressed by 4-byte ids; vacant slots are reused;
+//! - a node stores only its own name (not its path), in the same heap block as its data;
+//! - one global hash index maps `(parent id, name)` to a child id. It stores bare `u32` ids
+//!   (hashbrown's `HashTable`), hashing and comparing through the slab, so names are stored
+//!   once;
+//! - child lists exist only for nodes that have had children.
+//!
+//! Paths are resolved by walking components from the root and rebuilt from parent links when
+//! needed (triggers for session close, ephemeral listings, housekeeping).
+//!
+//! `remove` leaves the slot vacant without freeing it, so that an undo can `restore` the node
+//! under the same id; `release` frees the slot once the transaction is settled.
+
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+
+use crate::node::{Node, NodeId, ROOT};
+
+#[derive(Debug, Clone)]
+pub(crate) struct NodeStore {
+    slab: Vec<Option<Node>>,
+    free: Vec<NodeId>,
+    index: HashTable<NodeId>,
+    hasher: RandomState,
+    live: usize,
+}
+
+/// Where `insert` put a node, so that the insert can be undone exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Inserted {
+    pub id: NodeId,
+    pub reused_slot: bool,
+}
+
+impl NodeStore {
+    pub(crate) fn with_root(root: Node) -> Self {
+        NodeStore {
+            slab: vec![Some(root)],
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: RandomState::new(),
+            live: 1,
+        }
+    }
+
+    /// Number of live nodes, the root included.
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    /// A live node. Ids come only from this store, so a vacant id is a bug.
+    pub(crate) fn node(&self, id: NodeId) -> &Node {
+        self.slab[id as usize]
+            .as_ref()
+            .expect("node ids handed out by the store are live")
+    }
+
+    pub(crate) fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        self.slab[id as usize]
+            .as_mut()
+            .expect("node ids handed out by the store are live")
+    }
+
+    fn hash_key(hasher: &RandomState, parent: NodeId, name: &str) -> u64 {
+        hasher.hash_one((parent, name))
+    }
+
+    pub(crate) fn child(&self, parent: NodeId, name: &str) -> Option<NodeId> {
+        let hash = Self::hash_key(&self.hasher, parent, name);
+        let slab = &self.slab;
+        self.index
+            .find(hash, |&id| {
+                slab[id as usize]
+                    .as_ref()
+                    .is_some_and(|n| n.parent == parent && n.name() == name)
+            })
+            .copied()
+    }
+
+    /// Resolves an absolute path. Anything that is not a well-formed path of an existing
+    /// node (relative, empty components, trailing `/`) resolves to `None`.
+    pub(crate) fn lookup(&self, path: &str) -> Option<NodeId> {
+        let rest = path.strip_prefix('/')?;
+        if rest.is_empty() {
+            return Some(ROOT);
+        }
+        rest.split('/')
+            .try_fold(ROOT, |parent, name| self.child(parent, name))
+    }
+
+    /// Resolves a parent path as ZooKeeper does for creates and deletes (`""` is the root).
+    pub(crate) fn lookup_parent(&self, parent: &str) -> Option<NodeId> {
+        if parent.is_empty() {
+            Some(ROOT)
+        } else {
+            self.lookup(parent)
+        }
+    }
+
+    /// The absolute path of a live node.
+    pub(crate) fn path_of(&self, id: NodeId) -> String {
+        if id == ROOT {
+            return "/".to_owned();
+        }
+        let mut names = Vec::new();
+        let mut cur = id;
+        while cur != ROOT {
+            let node = self.node(cur);
+            names.push(node.name());
+            cur = node.parent;
+        }
+        let mut path = String::with_capacity(names.iter().map(|n| n.len() + 1).sum());
+        for name in names.iter().rev() {
+            path.push('/');
+            path.push_str(name);
+        }
+        path
+    }
+
+    /// Adds `node` (its `parent` must be live and have no child of the same name) as the
+    /// parent's last child.
+    pub(crate) fn insert(&mut self, mut node: Node) -> Inserted {
+        let parent = node.parent;
+        let hash = Self::hash_key(&self.hasher, parent, node.name());
+        node.slot = self.node(parent).num_children() as u32;
+        let (id, reused_slot) = match self.free.pop() {
+            Some(id) => {
+                self.slab[id as usize] = Some(node);
+                (id, true)
+            }
+            None => {
+                self.slab.push(Some(node));
+                ((self.slab.len() - 1) as NodeId, false)
+            }
+        };
+        self.node_mut(parent).family_mut().children.push(id);
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.index.insert_unique(hash, id, |&other| {
+            let n = slab[other as usize]
+                .as_ref()
+                .expect("indexed nodes are live");
+            Self::hash_key(hasher, n.parent, n.name())
+        });
+        self.live += 1;
+        Inserted { id, reused_slot }
+    }
+
+    /// Exact inverse of the `insert` that returned `inserted` (which must be the latest change).
+    pub(crate) fn uninsert(&mut self, inserted: Inserted) -> Node {
+        let node = self.remove(inserted.id);
+        if inserted.reused_slot {
+            self.free.push(inserted.id);
+        } else {
+            self.slab.pop();
+        }
+        node
+    }
+
+    /// Unlinks a childless node and takes it out of its slot, which stays reserved until
+    /// `release` (or `restore`).
+    pub(crate) fn remove(&mut self, id: NodeId) -> Node {
+        let (parent, slot, hash) = {
+            let node = self.node(id);
+            let hash = Self::hash_key(&self.hasher, node.parent, node.name());
+            (node.parent, node.slot as usize, hash)
+        };
+        if let Ok(entry) = self.index.find_entry(hash, |&other| other == id) {
+            entry.remove();
+        }
+        let moved = {
+            let children = &mut self.node_mut(parent).family_mut().children;
+            children.swap_remove(slot);
+            children.get(slot).copied()
+        };
+        if let Some(moved) = moved {
+            self.node_mut(moved).slot = slot as u32;
+        }
+        self.live -= 1;
+        self.slab[id as usize]
+            .take()
+            .expect("node ids handed out by the store are live")
+    }
+
+    /// Exact inverse of `remove(id)`: same id, same position among its siblings.
+    pub(crate) fn restore(&mut self, id: NodeId, node: Node) {
+        let parent = node.parent;
+        let slot = node.slot as usize;
+        let hash = Self::hash_key(&self.hasher, parent, node.name());
+        self.slab[id as usize] = Some(node);
+        let displaced = {
+            let children = &mut self.node_mut(parent).family_mut().children;
+            if slot < children.len() {
+                let displaced = children[slot];
+                children[slot] = id;
+                children.push(displaced);
+                Some((displaced, children.len() - 1))
+            } else {
+                children.push(id);
+                None
+            }
+        };
+        if let Some((displaced, new_slot)) = displaced {
+            self.node_mut(displaced).slot = new_slot as u32;
+        }
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.index.insert_unique(hash, id, |&other| {
+            let n = slab[other as usize]
+                .as_ref()
+                .expect("indexed nodes are live");
+            Self::hash_key(hasher, n.parent, n.name())
+        });
+        self.live += 1;
+    }
+
+    /// Frees the slot of a removed node for reuse.
+    pub(crate) fn release(&mut self, id: NodeId) {
+        debug_assert!(self.slab[id as usize].is_none());
+        self.free.push(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Birth;
+
+    fn node(parent: NodeId, name: &str) -> Node {
+        let birth = Birth {
+            zxid: 1,
+            time: 1,
+            owner: 0,
+        };
+        Node::new(parent, name, b"", 0, birth)
+    }
+
+    fn root() -> Node {
+        node(ROOT, "")
+    }
+
+    #[test]
+    fn insert_lookup_remove() {
+        let mut store = NodeStore::with_root(root());
+        let a = store.insert(node(ROOT, "a")).id;
+        let b = store.insert(node(a, "b")).id;
+        let c = store.insert(node(a, "c")).id;
+        assert_eq!(store.lookup("/"), Some(ROOT));
+        assert_eq!(store.lookup("/a/b"), Some(b));
+        assert_eq!(store.lookup("/a/c"), Some(c));
+        assert_eq!(store.lookup("/a/"), None);
+        assert_eq!(store.lookup("a/b"), None);
+        assert_eq!(store.lookup("/a//b"), None);
+        assert_eq!(store.path_of(c), "/a/c");
+        assert_eq!(store.len(), 4);
+
+        let removed = store.remove(b);
+        assert_eq!(store.lookup("/a/b"), None);
+        assert_eq!(store.node(a).children(), &[c]);
+        assert_eq!(store.node(c).slot, 0);
+        store.restore(b, removed);
+        assert_eq!(store.node(a).children(), &[b, c]);
+        assert_eq!(store.lookup("/a/b"), Some(b));
+        assert_eq!(store.node(c).slot, 1);
+
+        let removed = store.remove(b);
+        drop(removed);
+        store.release(b);
+        let d = store.insert(node(a, "d"));
+        assert_eq!(
+            d,
+            Inserted {
+                id: b,
+                reused_slot: true
+            }
+        );
+        store.uninsert(d);
+        let e = store.insert(node(a, "e"));
+        assert_eq!(e.id, b, "uninsert gives the slot back");
+        assert_eq!(store.len(), 4);
+    }
+
+    #[test]
+    fn many_siblings_stay_consistent() {
+        let mut store = NodeStore::with_root(root());
+        let ids: Vec<NodeId> = (0..500)
+            .map(|i| store.insert(node(ROOT, &format!("n{i}"))).id)
+            .collect();
+        for (i, id) in ids.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+            store.remove(*id);
+            store.release(*id);
+            assert_eq!(store.lookup(&format!("/n{i}")), None);
+        }
+        for (i, id) in ids.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
+            assert_eq!(store.lookup(&format!("/n{i}")), Some(*id));
+            let slot = store.node(*id).slot as usize;
+            assert_eq!(store.node(ROOT).children()[slot], *id);
+        }
+    }
+}
