@@ -1,0 +1,1 @@
+//! Benchmark client (work in progress).
