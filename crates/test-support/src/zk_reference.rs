@@ -1,21 +1,28 @@
 //! A real Apache ZooKeeper 3.8 (Debian's package) started by `shared/tools/zk-reference`, the
 //! reference for differential tests.
 
+use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 use crate::error::HarnessError;
 use crate::four_letter::send_four_letter;
 use crate::ports::free_port;
-use crate::process::{log_tail, wait_for_exit};
+use crate::process::{kill_and_reap, log_tail, wait_for_exit};
 use crate::workspace::workspace_root;
 
 /// Installed by Debian's `zookeeper` package; the script needs it.
 const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+
+/// zk-reference polls `ruok` with no timeout of its own, and ZooKeeper 3.8.0 never closes a
+/// four-letter-word connection that arrives before its database is loaded, so a start can hang.
+/// Such a start is abandoned after this long and retried on a fresh port.
+const START_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+const START_ATTEMPTS: usize = 3;
 
 /// A standalone ZooKeeper on `127.0.0.1:<free port>` with `4lw.commands.whitelist=*` and
 /// `extendedTypesEnabled=true`. Dropping it stops the server and removes its directory.
@@ -53,33 +60,66 @@ impl ZkReference {
                 env_var: "ZK_REFERENCE",
             });
         }
-        let dir = tempfile::Builder::new()
-            .prefix("zk-reference-")
-            .tempdir()
-            .map_err(HarnessError::io("create a temporary directory"))?;
-        let port = free_port();
-        let reference = ZkReference { dir, port, script };
-        let output = Command::new("bash")
-            .arg(&reference.script)
-            .arg("standalone")
-            .arg(reference.dir.path())
-            .arg(port.to_string())
-            .output()
-            .map_err(HarnessError::io("run zk-reference standalone"))?;
-        if !output.status.success() {
-            // `reference` is dropped here, which stops anything that did start.
-            return Err(HarnessError::CommandFailed {
-                what: format!("zk-reference standalone on port {port}"),
-                status: output.status.to_string(),
-                output: format!(
-                    "{}{}\nserver log:\n{}",
-                    String::from_utf8_lossy(&output.stdout),
-                    String::from_utf8_lossy(&output.stderr),
-                    reference.log_tail()
-                ),
-            });
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            let dir = tempfile::Builder::new()
+                .prefix("zk-reference-")
+                .tempdir()
+                .map_err(HarnessError::io("create a temporary directory"))?;
+            let reference = ZkReference {
+                dir,
+                port: free_port(),
+                script: script.clone(),
+            };
+            match reference.run_start_script()? {
+                None => return Ok(reference),
+                // Dropping `reference` stops whatever did start.
+                Some(failure) => failures.push(format!("{failure}\n{}", reference.log_tail())),
+            }
         }
-        Ok(reference)
+        Err(HarnessError::CommandFailed {
+            what: "zk-reference standalone".into(),
+            status: format!("{START_ATTEMPTS} attempts failed"),
+            output: failures.join("\n---\n"),
+        })
+    }
+
+    /// Runs `zk-reference standalone DIR PORT`; `Some(reason)` when it failed or hung.
+    fn run_start_script(&self) -> Result<Option<String>, HarnessError> {
+        let output_path = self.dir.path().join("zk-reference.out");
+        let output = File::create(&output_path).map_err(HarnessError::io("create script log"))?;
+        let output_for_stderr = output
+            .try_clone()
+            .map_err(HarnessError::io("clone script log handle"))?;
+        let mut child = Command::new("bash")
+            .arg(&self.script)
+            .arg("standalone")
+            .arg(self.dir.path())
+            .arg(self.port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(output))
+            .stderr(Stdio::from(output_for_stderr))
+            .spawn()
+            .map_err(HarnessError::io("run zk-reference standalone"))?;
+        let deadline = Instant::now() + START_ATTEMPT_TIMEOUT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(None),
+                Ok(Some(status)) => {
+                    return Ok(Some(format!("{status}: {}", log_tail(&output_path))));
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Ok(None) | Err(_) => {
+                    kill_and_reap(&mut child);
+                    return Ok(Some(format!(
+                        "no answer within {} s",
+                        START_ATTEMPT_TIMEOUT.as_secs()
+                    )));
+                }
+            }
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
