@@ -1,1 +1,112 @@
-fn main() {}
+//! `arbor`: the server and its command-line tools.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "arbor",
+    version,
+    about = "A ZooKeeper-compatible configuration center and service registry"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a server. Without --config: standalone, clientPort 2181, dataDir ./arbor-data.
+    Server(ServerArgs),
+    /// A zkCli.sh-like shell (interactive, or one command when given).
+    Shell(arbor_cli::shell::ShellArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServerArgs {
+    /// A ZooKeeper zoo.cfg (key=value) or a YAML file with the same keys.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ARBOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => arbor_server::ServerConfig::load(path)
+            .with_context(|| format!("cannot load configuration {}", path.display()))?,
+        None => arbor_server::ServerConfig::default(),
+    };
+    for key in &config.ignored_keys {
+        tracing::info!("configuration key {key:?} is not used by Arbor; ignored");
+    }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let server = arbor_server::Server::start(config)
+        .await
+        .context("cannot start the server")?;
+    tracing::info!("serving ZooKeeper clients on {}", server.local_addr());
+    wait_for_shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("arbor: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Server(args) => {
+            init_logging();
+            match runtime.block_on(run_server(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("arbor: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Shell(args) => match runtime.block_on(arbor_cli::shell::run(args)) {
+            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => {
+                eprintln!("arbor shell: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

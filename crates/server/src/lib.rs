@@ -7,8 +7,14 @@
 //! formats the text commands; `config` parses zoo.cfg/YAML.
 
 pub mod config;
+pub mod conn;
+pub mod db;
+pub mod four_letter;
+pub mod ops;
+pub mod server;
 pub mod session;
 pub mod stats;
 pub mod watch;
 
 pub use config::ServerConfig;
+pub use server::{Server, StartError};

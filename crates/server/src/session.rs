@@ -115,7 +115,11 @@ impl SessionTracker {
 
     /// (session, timeout) pairs, sorted, for `dump`.
     pub fn list(&self) -> Vec<(SessionId, Duration)> {
-        let mut v: Vec<_> = self.sessions.iter().map(|(&id, t)| (id, t.timeout)).collect();
+        let mut v: Vec<_> = self
+            .sessions
+            .iter()
+            .map(|(&id, t)| (id, t.timeout))
+            .collect();
         v.sort();
         v
     }

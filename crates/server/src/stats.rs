@@ -94,7 +94,10 @@ mod tests {
         s.received();
         s.sent();
         let v = s.view();
-        assert_eq!((v.min_latency_ms, v.avg_latency_ms, v.max_latency_ms), (2.0, 3.0, 4.0));
+        assert_eq!(
+            (v.min_latency_ms, v.avg_latency_ms, v.max_latency_ms),
+            (2.0, 3.0, 4.0)
+        );
         assert_eq!((v.received, v.sent), (1, 1));
         s.reset();
         assert_eq!(s.view().received, 0);

@@ -59,7 +59,10 @@ struct Table {
 
 impl Table {
     fn add(&mut self, path: &str, conn: ConnId) -> bool {
-        self.by_path.entry(path.to_owned()).or_default().insert(conn)
+        self.by_path
+            .entry(path.to_owned())
+            .or_default()
+            .insert(conn)
     }
 
     fn remove(&mut self, path: &str, conn: ConnId) -> bool {
@@ -249,7 +252,9 @@ impl WatchRegistry {
         let mut map: HashMap<&str, HashSet<ConnId>> = HashMap::new();
         for &k in &KINDS {
             for (p, set) in &self.table(k).by_path {
-                map.entry(p.as_str()).or_default().extend(set.iter().copied());
+                map.entry(p.as_str())
+                    .or_default()
+                    .extend(set.iter().copied());
             }
         }
         let mut out: Vec<(String, Vec<ConnId>)> = map
@@ -368,10 +373,7 @@ mod tests {
         w.add(1, WatchKind::Persistent, "/b");
         w.add(2, WatchKind::Data, "/a");
         assert!(w.has(1, WatcherType::Children, "/a"));
-        assert_eq!(
-            w.remove(1, WatcherType::Children, "/a"),
-            [WatchKind::Child]
-        );
+        assert_eq!(w.remove(1, WatcherType::Children, "/a"), [WatchKind::Child]);
         assert!(!w.has(1, WatcherType::Children, "/a"));
         assert!(w.has(1, WatcherType::Data, "/a"));
         assert!(w.remove(1, WatcherType::Children, "/a").is_empty());

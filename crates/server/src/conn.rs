@@ -1,0 +1,573 @@
+//! One client connection: handshake, then a read loop that decodes requests in order, a
+//! pipeline that answers them in order, and a writer that owns the socket's write half.
+//!
+//! FIFO order (ZooKeeper's per-client guarantee): writes are submitted to consensus as soon as
+//! they are read, so many can be in flight, but replies leave in request order, and a read runs
+//! only after every earlier request of the same connection has completed, so it sees this
+//! client's own earlier writes.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arbor_proto::opcode::xid;
+use arbor_proto::{
+    reply_frame, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, Id, Reader,
+    Record, ReplyHeader, Request, RequestHeader, Response,
+};
+use arbor_quorum::ProposeError;
+use arbor_tree::{SessionId, Txn, TxnOp, TxnResult};
+use rand::RngCore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+
+use crate::db::{Outbound, Outbox};
+use crate::four_letter;
+use crate::ops::{self, Caller, WriteReply};
+use crate::server::{now_ms, ConnInfo, Shared};
+use crate::watch::ConnId;
+
+type Completion =
+    Pin<Box<dyn Future<Output = Result<arbor_quorum::Response, ProposeError>> + Send>>;
+
+/// A request waiting for its turn to be answered.
+enum Pending {
+    /// Already answered (errors found on receipt, auth, unimplemented ops).
+    Reply(Vec<u8>),
+    Read {
+        xid: i32,
+        request: Request,
+        auth: Arc<[Id]>,
+        started: Instant,
+    },
+    Write {
+        xid: i32,
+        shape: WriteReply,
+        done: Completion,
+        started: Instant,
+    },
+    Sync {
+        xid: i32,
+        path: String,
+        done: Pin<Box<dyn Future<Output = Result<i64, ProposeError>> + Send>>,
+        started: Instant,
+    },
+    /// closeSession was committed: reply, then close.
+    CloseSession { xid: i32, done: Completion },
+    /// Send what came before, then close (e.g. failed authentication).
+    Close,
+}
+
+fn error_reply(xid: i32, zxid: i64, err: ErrorCode) -> Vec<u8> {
+    reply_frame(&ReplyHeader::new(xid, zxid, err), &Response::Empty)
+}
+
+fn reply(xid: i32, zxid: i64, result: Result<Response, ErrorCode>) -> Vec<u8> {
+    match result {
+        Ok(body) => reply_frame(&ReplyHeader::new(xid, zxid, ErrorCode::Ok), &body),
+        Err(e) => error_reply(xid, zxid, e),
+    }
+}
+
+async fn read_frame(
+    reader: &mut BufReader<OwnedReadHalf>,
+    max_len: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    match reader.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    read_body(reader, i32::from_be_bytes(len), max_len)
+        .await
+        .map(Some)
+}
+
+async fn read_body(
+    reader: &mut BufReader<OwnedReadHalf>,
+    len: i32,
+    max_len: usize,
+) -> std::io::Result<Vec<u8>> {
+    if len < 0 || len as usize > max_len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame length {len} outside 0..={max_len} (jute.maxbuffer)"),
+        ));
+    }
+    let mut body = vec![0u8; len as usize];
+    reader.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+/// Serves one accepted TCP connection until it closes.
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (read_half, mut write_half) = stream.into_split();
+    let mut reader = BufReader::with_capacity(64 * 1024, read_half);
+    let mut head = [0u8; 4];
+    if reader.read_exact(&mut head).await.is_err() {
+        return;
+    }
+    if let Some(word) = four_letter::parse(&head) {
+        let text = four_letter::run(&shared, word);
+        let _ = write_half.write_all(text.as_bytes()).await;
+        let _ = write_half.shutdown().await;
+        return;
+    }
+    let max_len = shared.config.jute_max_buffer as usize;
+    let Ok(body) = read_body(&mut reader, i32::from_be_bytes(head), max_len).await else {
+        return;
+    };
+    let Ok(connect) = ConnectRequest::decode(&mut Reader::new(&body)) else {
+        tracing::debug!(%peer, "malformed connect request; closing");
+        return;
+    };
+    let established = match establish(&shared, &connect).await {
+        Handshake::Accepted(e) => e,
+        Handshake::Expired => {
+            let refusal = ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 0,
+                session_id: 0,
+                password: vec![0; 16],
+                read_only: false,
+                has_read_only: connect.has_read_only,
+            };
+            let _ = write_half
+                .write_all(&arbor_proto::frame::framed(|w| refusal.encode(w)))
+                .await;
+            let _ = write_half.shutdown().await;
+            return;
+        }
+        Handshake::Refused => return,
+    };
+    let conn_id = shared.next_conn_id();
+    let info = Arc::new(ConnInfo {
+        peer,
+        session: established.session.into(),
+        received: 0.into(),
+        sent: 0.into(),
+        established_ms: now_ms(),
+    });
+    shared.connections.lock().insert(conn_id, info.clone());
+
+    let (outbox, outbox_rx) = mpsc::unbounded_channel();
+    let closed = Arc::new(Notify::new());
+    let response = ConnectResponse {
+        protocol_version: 0,
+        timeout_ms: established.timeout_ms,
+        session_id: established.session,
+        password: established.password,
+        read_only: false,
+        has_read_only: connect.has_read_only,
+    };
+    let _ = outbox.send(Outbound::Frame(arbor_proto::frame::framed(|w| {
+        response.encode(w)
+    })));
+    shared.db.register_connection(conn_id, outbox.clone());
+    let previous = shared
+        .db
+        .sessions()
+        .attach(established.session, conn_id, Instant::now());
+    if let Some(previous) = previous {
+        // The session moved to this connection: the old one must not keep serving it.
+        shared.db.close_connection(previous);
+    }
+    let writer = tokio::spawn(write_loop(
+        write_half,
+        outbox_rx,
+        closed.clone(),
+        Counters {
+            shared: shared.clone(),
+            info: info.clone(),
+        },
+    ));
+
+    let limit = (shared.config.global_outstanding_limit as usize).max(1);
+    let (pipeline, pipeline_rx) = mpsc::channel(limit);
+    let mut connection = Connection {
+        shared: shared.clone(),
+        id: conn_id,
+        peer,
+        session: established.session,
+        auth: Arc::from(vec![Id::new("ip", peer.ip().to_string())]),
+        pipeline,
+        info,
+    };
+    let responder = tokio::spawn(respond_loop(
+        shared.clone(),
+        conn_id,
+        established.session,
+        pipeline_rx,
+        outbox,
+    ));
+    tokio::select! {
+        result = connection.read_loop(&mut reader, max_len) => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, "connection closed: {e}");
+            }
+        }
+        _ = closed.notified() => {}
+    }
+    drop(connection);
+    shared.db.sessions().detach(established.session, conn_id);
+    shared.db.unregister_connection(conn_id);
+    shared.connections.lock().remove(&conn_id);
+    let _ = responder.await;
+    let _ = writer.await;
+}
+
+struct Established {
+    session: SessionId,
+    timeout_ms: i32,
+    password: Vec<u8>,
+}
+
+enum Handshake {
+    Accepted(Established),
+    /// Unknown/expired session or wrong password: answer with a zero session, then close.
+    Expired,
+    /// Close without answering (client is ahead of us, or the server cannot commit).
+    Refused,
+}
+
+async fn establish(shared: &Shared, connect: &ConnectRequest) -> Handshake {
+    let db = &shared.db;
+    if connect.last_zxid_seen > db.last_zxid() {
+        tracing::info!(
+            "refusing session request: client has seen zxid 0x{:x}, our last zxid is 0x{:x}",
+            connect.last_zxid_seen,
+            db.last_zxid()
+        );
+        return Handshake::Refused;
+    }
+    let timeout_ms = shared.config.negotiate_session_timeout(connect.timeout_ms);
+    if connect.session_id != 0 {
+        let known = db
+            .read()
+            .session(connect.session_id)
+            .is_some_and(|(_, password)| password == connect.password.as_slice());
+        if known && db.sessions().touch(connect.session_id, Instant::now()) {
+            return Handshake::Accepted(Established {
+                session: connect.session_id,
+                timeout_ms,
+                password: connect.password.clone(),
+            });
+        }
+        return Handshake::Expired;
+    }
+    let session = shared.next_session_id();
+    let mut password = vec![0u8; 16];
+    rand::thread_rng().fill_bytes(&mut password);
+    let txn = Txn {
+        session,
+        time: now_ms(),
+        auth: vec![],
+        op: TxnOp::CreateSession {
+            session,
+            timeout_ms,
+            password: password.clone(),
+        },
+    };
+    match shared.quorum.propose(txn).await {
+        Ok(r) if r.applied.result == TxnResult::SessionCreated => {
+            Handshake::Accepted(Established {
+                session,
+                timeout_ms,
+                password,
+            })
+        }
+        Ok(r) => {
+            tracing::warn!("session creation failed: {:?}", r.applied.result);
+            Handshake::Refused
+        }
+        Err(e) => {
+            tracing::warn!("session creation failed: {e}");
+            Handshake::Refused
+        }
+    }
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    id: ConnId,
+    peer: SocketAddr,
+    session: SessionId,
+    /// The caller's identities; replaced (not mutated) on addauth so queued reads keep theirs.
+    auth: Arc<[Id]>,
+    pipeline: mpsc::Sender<Pending>,
+    info: Arc<ConnInfo>,
+}
+
+impl Connection {
+    async fn read_loop(
+        &mut self,
+        reader: &mut BufReader<OwnedReadHalf>,
+        max_len: usize,
+    ) -> std::io::Result<()> {
+        while let Some(frame) = read_frame(reader, max_len).await? {
+            self.shared.stats.received();
+            self.info.received.fetch_add(1, Ordering::Relaxed);
+            let mut r = Reader::new(&frame);
+            let Ok(header) = RequestHeader::decode(&mut r) else {
+                return Err(invalid("truncated request header"));
+            };
+            self.shared
+                .db
+                .sessions()
+                .touch(self.session, Instant::now());
+            let pending = match Request::decode(header.op, r.rest()) {
+                Ok(request) => self.accept(header.xid, request).await?,
+                Err(DecodeError::UnknownOpCode(op)) => {
+                    tracing::debug!(peer = %self.peer, "unimplemented opcode {op}");
+                    Pending::Reply(error_reply(
+                        header.xid,
+                        self.shared.db.last_zxid(),
+                        ErrorCode::Unimplemented,
+                    ))
+                }
+                Err(e) => return Err(invalid(&format!("malformed request: {e}"))),
+            };
+            let stop = matches!(pending, Pending::Close | Pending::CloseSession { .. });
+            if self.pipeline.send(pending).await.is_err() || stop {
+                break;
+            }
+        }
+        // Let the responder finish what is queued; the writer closes once it has sent it.
+        Ok(())
+    }
+
+    fn txn(&self, op: TxnOp) -> Txn {
+        Txn {
+            session: self.session,
+            time: now_ms(),
+            auth: self.auth.to_vec(),
+            op,
+        }
+    }
+
+    /// Classifies a request on receipt. Writes are submitted to consensus here, in arrival
+    /// order, so the log holds this client's writes in the order it sent them.
+    async fn accept(&mut self, xid: i32, request: Request) -> std::io::Result<Pending> {
+        let started = Instant::now();
+        let zxid = self.shared.db.last_zxid();
+        Ok(match request {
+            Request::Auth(packet) => self.authenticate(xid, &packet),
+            Request::CloseSession => {
+                // Detach first: applying the close must not cut this connection before the
+                // reply is sent.
+                self.shared.db.sessions().detach(self.session, self.id);
+                self.shared.db.sessions().begin_close(self.session);
+                let done = self
+                    .submit(TxnOp::CloseSession {
+                        session: self.session,
+                    })
+                    .await?;
+                Pending::CloseSession { xid, done }
+            }
+            Request::Sync(r) => {
+                let quorum = self.shared.quorum.clone();
+                Pending::Sync {
+                    xid,
+                    path: r.path,
+                    done: Box::pin(async move { quorum.barrier().await }),
+                    started,
+                }
+            }
+            Request::Reconfig(_) => {
+                Pending::Reply(error_reply(xid, zxid, ErrorCode::ReconfigDisabled))
+            }
+            Request::Sasl(_) => Pending::Reply(error_reply(xid, zxid, ErrorCode::Unimplemented)),
+            request if request.is_write() => match ops::write_op(&request) {
+                Ok((op, shape)) => Pending::Write {
+                    xid,
+                    shape,
+                    done: self.submit(op).await?,
+                    started,
+                },
+                Err(e) => Pending::Reply(error_reply(xid, zxid, e)),
+            },
+            request => Pending::Read {
+                xid,
+                request,
+                auth: self.auth.clone(),
+                started,
+            },
+        })
+    }
+
+    async fn submit(&self, op: TxnOp) -> std::io::Result<Completion> {
+        let txn = self.txn(op);
+        match self.shared.quorum.submit(txn).await {
+            Ok(done) => Ok(Box::pin(done)),
+            Err(e) => Err(std::io::Error::other(format!("cannot submit write: {e}"))),
+        }
+    }
+
+    fn authenticate(&mut self, xid_in: i32, packet: &AuthPacket) -> Pending {
+        let zxid = self.shared.db.last_zxid();
+        let _ = xid_in;
+        match packet.scheme.as_str() {
+            "digest" => {
+                let credential = String::from_utf8_lossy(&packet.auth).into_owned();
+                let digest = arbor_tree::digest_credential(&credential);
+                let mut ids = self.auth.to_vec();
+                if self.shared.config.super_digest.as_deref() == Some(digest.as_str()) {
+                    ids.push(Id::new("super", ""));
+                }
+                let id = Id::new("digest", digest);
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+                self.auth = Arc::from(ids);
+                Pending::Reply(error_reply(xid::AUTH, zxid, ErrorCode::Ok))
+            }
+            scheme => {
+                tracing::info!(peer = %self.peer, "authentication with unsupported scheme {scheme:?}");
+                // ZooKeeper answers AUTH_FAILED and closes the connection.
+                let _ = self.pipeline.try_send(Pending::Reply(error_reply(
+                    xid::AUTH,
+                    zxid,
+                    ErrorCode::AuthFailed,
+                )));
+                Pending::Close
+            }
+        }
+    }
+}
+
+fn invalid(msg: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, msg.to_owned())
+}
+
+/// Answers queued requests strictly in order.
+async fn respond_loop(
+    shared: Arc<Shared>,
+    conn: ConnId,
+    session: SessionId,
+    mut queue: mpsc::Receiver<Pending>,
+    outbox: Outbox,
+) {
+    let db = &shared.db;
+    while let Some(pending) = queue.recv().await {
+        let (frame, started) = match pending {
+            Pending::Reply(frame) => (frame, None),
+            Pending::Read {
+                xid,
+                request,
+                auth,
+                started,
+            } => {
+                let caller = Caller {
+                    conn,
+                    session,
+                    auth: &auth,
+                };
+                let result = ops::read(db, &caller, &request);
+                let reply_xid = match request {
+                    Request::Ping => xid::PING,
+                    Request::SetWatches(_) | Request::SetWatches2(_) => xid::SET_WATCHES,
+                    _ => xid,
+                };
+                (reply(reply_xid, db.last_zxid(), result), Some(started))
+            }
+            Pending::Write {
+                xid,
+                shape,
+                done,
+                started,
+            } => match done.await {
+                Ok(r) => (
+                    reply(xid, r.zxid, ops::write_reply(&shape, &r.applied.result)),
+                    Some(started),
+                ),
+                Err(e) => {
+                    tracing::warn!("write failed: {e}; closing connection");
+                    break;
+                }
+            },
+            Pending::Sync {
+                xid,
+                path,
+                done,
+                started,
+            } => match done.await {
+                Ok(zxid) => (reply(xid, zxid, Ok(Response::Sync(path))), Some(started)),
+                Err(e) => {
+                    tracing::warn!("sync failed: {e}; closing connection");
+                    break;
+                }
+            },
+            Pending::CloseSession { xid, done } => {
+                if let Ok(r) = done.await {
+                    let _ = outbox.send(Outbound::Frame(reply(xid, r.zxid, Ok(Response::Empty))));
+                }
+                let _ = outbox.send(Outbound::Close);
+                break;
+            }
+            Pending::Close => {
+                let _ = outbox.send(Outbound::Close);
+                break;
+            }
+        };
+        if let Some(started) = started {
+            shared.stats.latency(started.elapsed());
+        }
+        if outbox.send(Outbound::Frame(frame)).is_err() {
+            break;
+        }
+    }
+    let _ = outbox.send(Outbound::Close);
+}
+
+/// Where sent frames are counted (server-wide and per connection).
+struct Counters {
+    shared: Arc<Shared>,
+    info: Arc<ConnInfo>,
+}
+
+/// Owns the socket's write half: coalesces queued frames into few writes.
+async fn write_loop(
+    mut socket: OwnedWriteHalf,
+    mut outbox: mpsc::UnboundedReceiver<Outbound>,
+    closed: Arc<Notify>,
+    counters: Counters,
+) {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    'outer: while let Some(first) = outbox.recv().await {
+        let mut next = Some(first);
+        let mut close = false;
+        while let Some(msg) = next.take() {
+            match msg {
+                Outbound::Frame(frame) => {
+                    buf.extend_from_slice(&frame);
+                    counters.shared.stats.sent();
+                    counters.info.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Outbound::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            if buf.len() >= 256 * 1024 {
+                break;
+            }
+            next = outbox.try_recv().ok();
+        }
+        if !buf.is_empty() && socket.write_all(&buf).await.is_err() {
+            break 'outer;
+        }
+        buf.clear();
+        if close {
+            break;
+        }
+    }
+    let _ = socket.shutdown().await;
+    closed.notify_one();
+}

@@ -1,0 +1,254 @@
+//! Server assembly: storage and consensus, the client listener, and background duties
+//! (session expiry, container/TTL cleanup).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arbor_proto::Id;
+use arbor_quorum::{Quorum, QuorumConfig};
+use arbor_tree::{SessionId, TreeOptions, Txn, TxnOp};
+use parking_lot::Mutex;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::ServerConfig;
+use crate::conn;
+use crate::db::Db;
+use crate::stats::ServerStats;
+use crate::watch::ConnId;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("storage: {0}")]
+    Quorum(#[from] arbor_quorum::QuorumError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Per-connection counters for `cons`.
+#[derive(Debug)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub session: AtomicI64,
+    pub received: AtomicU64,
+    pub sent: AtomicU64,
+    pub established_ms: i64,
+}
+
+/// Everything a connection needs from the server.
+pub struct Shared {
+    pub config: ServerConfig,
+    pub db: Arc<Db>,
+    pub quorum: Quorum,
+    pub stats: ServerStats,
+    pub connections: Mutex<HashMap<ConnId, Arc<ConnInfo>>>,
+    pub started: Instant,
+    next_conn: AtomicU64,
+    next_session: AtomicI64,
+}
+
+/// Milliseconds since the Unix epoch (txn times; ZooKeeper's ctime/mtime).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The first session id of this server run, laid out like ZooKeeper's: the server id in the top
+/// byte, then the start time, so ids never repeat across restarts.
+fn initial_session_id(server_id: u64, now_ms: i64) -> i64 {
+    let time_part = ((now_ms as u64) << 24) >> 8;
+    (time_part | (server_id << 56)) as i64
+}
+
+impl Shared {
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn next_session_id(&self) -> SessionId {
+        self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Identities that server housekeeping acts with.
+    fn housekeeping_txn(&self, op: TxnOp) -> Txn {
+        Txn {
+            session: 0,
+            time: now_ms(),
+            auth: vec![Id::new("super", "")],
+            op,
+        }
+    }
+}
+
+/// A running server. Dropping it does not stop it; call `shutdown`.
+pub struct Server {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
+        for dir in [&config.data_dir, &config.data_log_dir] {
+            std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let db = Arc::new(Db::new(TreeOptions {
+            extended_types_enabled: config.extended_types_enabled,
+        }));
+        let server_id = 1;
+        let quorum = Quorum::start_standalone(
+            QuorumConfig {
+                force_sync: config.force_sync,
+                snap_count: config.snap_count,
+                snap_retain_count: config.autopurge.snap_retain_count as usize,
+                purge_interval_hours: u64::from(config.autopurge.purge_interval_hours),
+                tick_ms: u64::from(config.tick_time_ms),
+                ..QuorumConfig::new(server_id, &config.data_dir, &config.data_log_dir)
+            },
+            db.clone(),
+        )
+        .await?;
+        let addr = config.client_socket_addr();
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Listen { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen { addr, source })?;
+        let shared = Arc::new(Shared {
+            config,
+            db,
+            quorum,
+            stats: ServerStats::default(),
+            connections: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+            next_conn: AtomicU64::new(1),
+            next_session: AtomicI64::new(initial_session_id(server_id, now_ms())),
+        });
+        let tasks = vec![
+            tokio::spawn(accept_loop(shared.clone(), listener)),
+            tokio::spawn(expire_sessions(shared.clone())),
+            tokio::spawn(housekeeping(shared.clone())),
+        ];
+        Ok(Server {
+            shared,
+            local_addr,
+            tasks,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub async fn shutdown(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.shared.quorum.shutdown().await;
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let max = shared.config.max_client_cnxns as usize;
+                if max > 0 {
+                    let same_ip = shared
+                        .connections
+                        .lock()
+                        .values()
+                        .filter(|c| c.peer.ip() == peer.ip())
+                        .count();
+                    if same_ip >= max {
+                        tracing::warn!(%peer, "too many connections from this address (maxClientCnxns={max})");
+                        continue;
+                    }
+                }
+                tokio::spawn(conn::serve(shared.clone(), stream, peer));
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Proposes the expiry of sessions that went quiet for longer than their timeout.
+async fn expire_sessions(shared: Arc<Shared>) {
+    let period = Duration::from_millis(u64::from(shared.config.tick_time_ms.max(2) / 2));
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        let expired = shared.db.sessions().take_expired(Instant::now());
+        for session in expired {
+            tracing::info!("expiring session 0x{session:x}");
+            let txn = Txn {
+                session,
+                time: now_ms(),
+                auth: vec![],
+                op: TxnOp::CloseSession { session },
+            };
+            if let Err(e) = shared.quorum.propose(txn).await {
+                tracing::warn!("could not expire session 0x{session:x}: {e}");
+                shared.db.sessions().abort_close(session);
+            }
+        }
+    }
+}
+
+/// Deletes empty containers and expired TTL nodes (ZooKeeper's ContainerManager), by proposing
+/// txns that re-check the condition when applied.
+async fn housekeeping(shared: Arc<Shared>) {
+    let period =
+        Duration::from_millis(u64::from(shared.config.container_check_interval_ms.max(10)));
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        let due = shared.db.read().housekeeping(now_ms());
+        for op in due {
+            let txn = shared.housekeeping_txn(op);
+            if let Err(e) = shared.quorum.propose(txn).await {
+                tracing::warn!("housekeeping proposal failed: {e}");
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_carry_server_id_and_differ_by_start_time() {
+        let a = initial_session_id(1, 1_700_000_000_000);
+        let b = initial_session_id(1, 1_700_000_000_001);
+        assert_eq!((a as u64) >> 56, 1);
+        assert_ne!(a, b);
+        assert!(a > 0);
+    }
+}
