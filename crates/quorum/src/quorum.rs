@@ -292,6 +292,35 @@ impl Quorum {
         }
     }
 
+    /// Hands `txn` to Raft now and returns a future for its outcome. Txns submitted one after
+    /// another by the same caller enter the log in that order, even while earlier ones are
+    /// still in flight (the hand-off is an unbounded channel send), which is what per-client
+    /// FIFO order with pipelining needs; `propose` cannot promise that to concurrent callers.
+    pub async fn submit(
+        &self,
+        txn: Txn,
+    ) -> Result<
+        impl std::future::Future<Output = Result<Response, ProposeError>> + Send + 'static,
+        ProposeError,
+    > {
+        let rx = self
+            .inner
+            .raft
+            .client_write_ff(txn)
+            .await
+            .map_err(|f| ProposeError::Stopped(f.to_string()))?;
+        Ok(async move {
+            match rx.await {
+                Ok(Ok(resp)) => Ok(resp.data),
+                Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(ProposeError::NotLeader {
+                    leader: f.leader_id,
+                }),
+                Ok(Err(e)) => Err(ProposeError::Raft(e.to_string())),
+                Err(_) => Err(ProposeError::Stopped("raft dropped the request".into())),
+            }
+        })
+    }
+
     /// A linearizable read barrier: confirms leadership, waits until everything committed
     /// before the call is applied, and returns the applied zxid.
     pub async fn barrier(&self) -> Result<i64, ProposeError> {
