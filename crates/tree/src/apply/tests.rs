@@ -654,7 +654,8 @@ fn auth_scheme_and_super() {
         Err(ErrorCode::NoAuth)
     );
     assert_eq!(
-        h.tree.check_perm("/mine", perms::READ, std::slice::from_ref(&alice)),
+        h.tree
+            .check_perm("/mine", perms::READ, std::slice::from_ref(&alice)),
         Ok(())
     );
     h.run_as(0, vec![alice], set_data("/mine", b"ok", -1));
