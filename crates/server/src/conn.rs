@@ -322,17 +322,28 @@ impl Connection {
                 .db
                 .sessions()
                 .touch(self.session, Instant::now());
+            let zxid = self.shared.db.last_zxid();
             let pending = match Request::decode(header.op, r.rest()) {
                 Ok(request) => self.accept(header.xid, request).await?,
                 Err(DecodeError::UnknownOpCode(op)) => {
+                    // As ZooKeeper: UNIMPLEMENTED, then the connection is closed.
                     tracing::debug!(peer = %self.peer, "unimplemented opcode {op}");
-                    Pending::Reply(error_reply(
-                        header.xid,
-                        self.shared.db.last_zxid(),
-                        ErrorCode::Unimplemented,
-                    ))
+                    let _ = self
+                        .pipeline
+                        .send(Pending::Reply(error_reply(
+                            header.xid,
+                            zxid,
+                            ErrorCode::Unimplemented,
+                        )))
+                        .await;
+                    Pending::Close
                 }
-                Err(e) => return Err(invalid(&format!("malformed request: {e}"))),
+                Err(e) => {
+                    // As ZooKeeper: a body that does not decode is answered with
+                    // MARSHALLINGERROR and the connection stays usable.
+                    tracing::debug!(peer = %self.peer, "malformed request: {e}");
+                    Pending::Reply(error_reply(header.xid, zxid, ErrorCode::MarshallingError))
+                }
             };
             let stop = matches!(pending, Pending::Close | Pending::CloseSession { .. });
             if self.pipeline.send(pending).await.is_err() || stop {
