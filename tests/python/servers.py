@@ -72,6 +72,23 @@ def wait_for_imok(port, timeout, alive=lambda: True):
     return False
 
 
+NOT_SERVING = "not currently serving requests"
+
+
+def wait_until_serving(port, timeout):
+    """`ruok` answers `imok` as soon as the process runs; requests (and `srvr`) are served only
+    once the database is loaded. Waits for that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if NOT_SERVING not in four_letter(port, "srvr", timeout=1.0):
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def log_tail(path, lines=40):
     try:
         text = Path(path).read_text(errors="replace")
@@ -125,10 +142,14 @@ class ZooKeeperServer(Server):
 
     name = "zookeeper"
 
+    # zk-reference waits for `ruok` with no timeout, and ZooKeeper 3.8.0 never closes a
+    # four-letter-word connection that arrives before its database is loaded, so a start can hang;
+    # such a start is abandoned after this long and retried.
+    START_ATTEMPT_TIMEOUT_S = 30
+    START_ATTEMPTS = 3
+
     def __init__(self):
         self.script = zk_reference_script()
-        self.dir = Path(tempfile.mkdtemp(prefix="zk-reference-"))
-        self.port = free_port()
         env = dict(os.environ)
         env["JAVA_TOOL_OPTIONS"] = " ".join(
             [
@@ -137,19 +158,24 @@ class ZooKeeperServer(Server):
                 f"-Dznode.container.checkIntervalMs={CONTAINER_CHECK_INTERVAL_MS}",
             ]
         )
-        result = subprocess.run(
-            ["bash", str(self.script), "standalone", str(self.dir), str(self.port)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=STARTUP_TIMEOUT_S + 30,
-        )
-        if result.returncode != 0:
-            tail = self.log_tail()
+        failures = []
+        for _ in range(self.START_ATTEMPTS):
+            self.dir = Path(tempfile.mkdtemp(prefix="zk-reference-"))
+            self.port = free_port()
+            command = ["bash", str(self.script), "standalone", str(self.dir), str(self.port)]
+            try:
+                result = subprocess.run(
+                    command, env=env, capture_output=True, text=True,
+                    timeout=self.START_ATTEMPT_TIMEOUT_S,
+                )
+                if result.returncode == 0 and wait_until_serving(self.port, STARTUP_TIMEOUT_S):
+                    return
+                failures.append(f"exit {result.returncode}: {result.stdout}{result.stderr}")
+            except subprocess.TimeoutExpired:
+                failures.append(f"no answer within {self.START_ATTEMPT_TIMEOUT_S} s")
+            failures[-1] += "\n" + self.log_tail()
             self.stop()
-            raise ServerStartError(
-                f"zk-reference failed ({result.returncode}): {result.stdout}{result.stderr}\n{tail}"
-            )
+        raise ServerStartError("zk-reference failed:\n" + "\n---\n".join(failures))
 
     def log_tail(self):
         return log_tail(self.dir / "server.log")
@@ -213,7 +239,10 @@ class ArborServer(Server):
                 stderr=subprocess.STDOUT,
             )
         alive = lambda: self.process.poll() is None  # noqa: E731
-        if not wait_for_imok(self.port, STARTUP_TIMEOUT_S, alive):
+        if not (
+            wait_for_imok(self.port, STARTUP_TIMEOUT_S, alive)
+            and wait_until_serving(self.port, STARTUP_TIMEOUT_S)
+        ):
             status = self.process.poll()
             self.kill9()
             what = f"exited with {status}" if status is not None else "did not answer ruok"
