@@ -9,7 +9,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::error::HarnessError;
-use crate::four_letter::{send_four_letter, wait_until_ready, ReadyTimeout};
+use crate::four_letter::{send_four_letter, wait_until_ready, wait_until_serving, ReadyTimeout};
 use crate::ports::free_port;
 use crate::process::{kill_and_reap, log_tail};
 use crate::workspace::arbor_bin;
@@ -174,9 +174,17 @@ impl ArborServer {
             }
         });
         match result {
-            Ok(()) => {
+            Ok(()) if wait_until_serving(self.addr(), self.startup_timeout) => {
                 self.child = Some(child);
                 Ok(())
+            }
+            Ok(()) => {
+                kill_and_reap(&mut child);
+                Err(HarnessError::NotReady {
+                    what: format!("{what} (srvr still says it is not serving)"),
+                    seconds: self.startup_timeout.as_secs(),
+                    log_tail: log_tail(&self.log_path),
+                })
             }
             Err(ReadyTimeout::Exited(e)) => Err(e),
             Err(ReadyTimeout::TimedOut) => {

@@ -49,6 +49,25 @@ pub(crate) fn wait_until_ready(
     }
 }
 
+/// ZooKeeper's `srvr` reply while its database is still loading (`ruok` already says `imok`).
+const NOT_SERVING: &str = "not currently serving requests";
+
+/// Waits until `srvr` no longer says the server is still starting; false on timeout.
+pub(crate) fn wait_until_serving(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(reply) = send_four_letter(addr, "srvr") {
+            if !reply.contains(NOT_SERVING) {
+                return true;
+            }
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub(crate) enum ReadyTimeout {
     TimedOut,
     Exited(HarnessError),
@@ -99,6 +118,17 @@ pub(crate) mod tests {
         let addr: SocketAddr = ([127, 0, 0, 1], crate::free_port()).into();
         let err = send_four_letter(addr, "ruok").unwrap_err();
         assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    }
+
+    #[test]
+    fn wait_until_serving_skips_the_loading_reply() {
+        let loading = fake_server(
+            |_| format!("This ZooKeeper instance is {NOT_SERVING}\n"),
+            100,
+        );
+        assert!(!wait_until_serving(loading, Duration::from_millis(300)));
+        let serving = fake_server(|_| "Zookeeper version: 3.8.0\nMode: standalone\n".into(), 1);
+        assert!(wait_until_serving(serving, Duration::from_secs(5)));
     }
 
     #[test]

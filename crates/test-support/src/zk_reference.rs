@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::error::HarnessError;
-use crate::four_letter::send_four_letter;
+use crate::four_letter::{send_four_letter, wait_until_serving};
 use crate::ports::free_port;
 use crate::process::{kill_and_reap, log_tail, wait_for_exit};
 use crate::workspace::workspace_root;
@@ -104,7 +104,12 @@ impl ZkReference {
         let deadline = Instant::now() + START_ATTEMPT_TIMEOUT;
         loop {
             match child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(None),
+                Ok(Some(status)) if status.success() => {
+                    if wait_until_serving(self.addr(), START_ATTEMPT_TIMEOUT) {
+                        return Ok(None);
+                    }
+                    return Ok(Some("srvr kept saying it is not serving".into()));
+                }
                 Ok(Some(status)) => {
                     return Ok(Some(format!("{status}: {}", log_tail(&output_path))));
                 }
