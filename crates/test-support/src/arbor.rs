@@ -244,10 +244,17 @@ impl ArborServer {
     /// Starts the server again with the same directory, config and ports (killing it first if it
     /// still runs) and waits for `ruok`; panics with the log tail on failure.
     pub fn restart(&mut self) {
-        self.kill9();
-        if let Err(e) = self.spawn_and_wait() {
+        if let Err(e) = self.try_restart() {
             panic!("ArborServer::restart: {e}");
         }
+    }
+
+    /// Like [`Self::restart`], but returns the failure: a server that refuses to start (e.g. on
+    /// a damaged data directory) gives [`HarnessError::ExitedEarly`] with its exit status and
+    /// log tail. The directory is kept either way.
+    pub fn try_restart(&mut self) -> Result<(), HarnessError> {
+        self.kill9();
+        self.spawn_and_wait()
     }
 
     /// Sends a four-letter word to the client port; panics if the connection fails.
@@ -399,6 +406,33 @@ while True:
             }
             other => panic!("unexpected {other}"),
         }
+    }
+
+    #[test]
+    fn try_restart_reports_a_server_that_refuses_to_start_again() {
+        let scripts = tempfile::tempdir().expect("tempdir");
+        // Exits with status 5 once a `broken` file sits next to zoo.cfg.
+        let body = FAKE_ARBOR.replacen(
+            "#!/bin/sh\n",
+            "#!/bin/sh\n[ -e \"$(dirname \"$3\")/broken\" ] && { echo 'refusing: broken'; exit 5; }\n",
+            1,
+        );
+        let fake = write_script(&scripts, "arbor", &body);
+        let mut server = ArborServer::start(ArborOptions::new().binary(&fake));
+        std::fs::write(server.dir().join("broken"), "").expect("marker");
+        match server.try_restart() {
+            Err(HarnessError::ExitedEarly {
+                status, log_tail, ..
+            }) => {
+                assert!(status.contains('5'), "{status}");
+                assert!(log_tail.contains("refusing: broken"), "{log_tail}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(server.pid().is_none());
+        std::fs::remove_file(server.dir().join("broken")).expect("remove marker");
+        server.try_restart().expect("starts once repaired");
+        assert_eq!(server.four_letter("ruok"), "imok");
     }
 
     #[test]
