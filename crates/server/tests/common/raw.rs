@@ -1,0 +1,245 @@
+//! A minimal blocking ZooKeeper wire client built on `arbor_proto`, for sending exactly the
+//! bytes a test wants (including malformed ones) and observing what the server does.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use arbor_proto::records::CreateRequest;
+use arbor_proto::{
+    split_frame, Acl, ConnectRequest, ConnectResponse, CreateMode, ErrorCode, Reader, Record,
+    ReplyHeader, Request, Response, WatcherEvent,
+};
+
+/// How long a read waits before the test concludes the server is silent.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Frames larger than this are not expected from the server in these tests.
+const MAX_REPLY_LEN: usize = 16 << 20;
+
+/// What the server did with the connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A whole frame arrived (body without the length prefix).
+    Frame(Vec<u8>),
+    /// The server closed the connection (EOF or reset) before a whole frame arrived.
+    Closed,
+    /// Nothing complete arrived within the timeout; the connection is still open.
+    Silent,
+}
+
+/// One reply to a request: its header and its raw body.
+#[derive(Debug)]
+pub struct Reply {
+    pub header: ReplyHeader,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn error(&self) -> Option<ErrorCode> {
+        self.header.error_code()
+    }
+}
+
+/// A TCP connection speaking length-prefixed frames.
+pub struct RawConn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    /// Watch notifications that arrived while waiting for a reply.
+    pub events: VecDeque<WatcherEvent>,
+    next_xid: i32,
+}
+
+impl RawConn {
+    /// Opens a TCP connection (no handshake).
+    pub fn open(addr: SocketAddr) -> RawConn {
+        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
+            .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        RawConn {
+            stream,
+            buf: Vec::new(),
+            events: VecDeque::new(),
+            next_xid: 1,
+        }
+    }
+
+    /// Opens a connection and establishes a new session with `timeout_ms`.
+    pub fn new_session(addr: SocketAddr, timeout_ms: i32) -> (RawConn, ConnectResponse) {
+        let mut conn = RawConn::open(addr);
+        let response = conn
+            .handshake(&connect_request(0, 0, vec![0; 16], timeout_ms))
+            .expect("the server answered the ConnectRequest");
+        assert_ne!(response.session_id, 0, "new session refused: {response:?}");
+        (conn, response)
+    }
+
+    /// Sends raw bytes. Errors (the server may already have closed) are returned, not fatal.
+    pub fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
+    }
+
+    /// Sends a ConnectRequest; `None` if the server closed the connection without answering.
+    pub fn handshake(&mut self, request: &ConnectRequest) -> Option<ConnectResponse> {
+        let frame = arbor_proto::frame::framed(|w| request.encode(w));
+        if self.send(&frame).is_err() {
+            return None;
+        }
+        match self.read_frame(IO_TIMEOUT) {
+            Outcome::Frame(body) => Some(
+                ConnectResponse::decode(&mut Reader::new(&body))
+                    .unwrap_or_else(|e| panic!("undecodable ConnectResponse {body:?}: {e}")),
+            ),
+            Outcome::Closed => None,
+            Outcome::Silent => panic!("no answer to the ConnectRequest within {IO_TIMEOUT:?}"),
+        }
+    }
+
+    /// Waits up to `timeout` for one whole frame.
+    pub fn read_frame(&mut self, timeout: Duration) -> Outcome {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match split_frame(&self.buf, MAX_REPLY_LEN) {
+                Ok(Some(frame)) => {
+                    let body = frame.body.to_vec();
+                    let consumed = frame.consumed();
+                    self.buf.drain(..consumed);
+                    return Outcome::Frame(body);
+                }
+                Ok(None) => {}
+                Err(e) => panic!("the server sent an invalid frame prefix: {e}"),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Outcome::Silent;
+            }
+            self.stream
+                .set_read_timeout(Some(left))
+                .expect("set read timeout");
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Outcome::Closed,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Outcome::Silent
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // A reset is how a server that closed with unread input looks.
+                Err(_) => return Outcome::Closed,
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection, skipping frames; whether it closed within
+    /// `timeout`.
+    pub fn closed_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.read_frame(left) {
+                Outcome::Closed => return true,
+                Outcome::Silent => return false,
+                Outcome::Frame(_) => {}
+            }
+        }
+    }
+
+    /// Sends `request` with the next xid and waits for its reply, queueing notifications.
+    pub fn call(&mut self, request: &Request) -> Reply {
+        let xid = self.next_xid;
+        self.next_xid += 1;
+        self.send(&request.to_frame(xid))
+            .unwrap_or_else(|e| panic!("send {request:?}: {e}"));
+        self.reply_for(xid)
+    }
+
+    /// Waits for the reply with `xid`, queueing notifications that arrive first.
+    pub fn reply_for(&mut self, xid: i32) -> Reply {
+        loop {
+            let body = match self.read_frame(IO_TIMEOUT) {
+                Outcome::Frame(body) => body,
+                other => panic!("waiting for the reply to xid {xid}: {other:?}"),
+            };
+            let mut reader = Reader::new(&body);
+            let header = ReplyHeader::decode(&mut reader).expect("reply header");
+            if header.xid == arbor_proto::opcode::xid::NOTIFICATION {
+                let event = WatcherEvent::decode(&mut reader).expect("watcher event");
+                self.events.push_back(event);
+                continue;
+            }
+            assert_eq!(header.xid, xid, "replies must come in request order");
+            return Reply {
+                header,
+                body: reader.rest().to_vec(),
+            };
+        }
+    }
+
+    /// Waits up to `timeout` for the next notification.
+    pub fn next_event(&mut self, timeout: Duration) -> Option<WatcherEvent> {
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Outcome::Frame(body) = self.read_frame(left) else {
+                return None;
+            };
+            let mut reader = Reader::new(&body);
+            let header = ReplyHeader::decode(&mut reader).expect("reply header");
+            if header.xid == arbor_proto::opcode::xid::NOTIFICATION {
+                return Some(WatcherEvent::decode(&mut reader).expect("watcher event"));
+            }
+        }
+    }
+
+    /// `create` of a persistent node with an open ACL; the reply's error code.
+    pub fn create(&mut self, path: &str, data: &[u8], mode: CreateMode) -> Option<ErrorCode> {
+        self.call(&Request::Create(CreateRequest {
+            path: path.into(),
+            data: data.to_vec(),
+            acl: Acl::open_unsafe(),
+            flags: mode.flags(),
+        }))
+        .error()
+    }
+
+    /// `getData` without a watch: the data, or the error code.
+    pub fn get_data(&mut self, path: &str) -> Result<Vec<u8>, ErrorCode> {
+        let reply = self.call(&Request::GetData(arbor_proto::records::GetDataRequest {
+            path: path.into(),
+            watch: false,
+        }));
+        match reply.error() {
+            Some(ErrorCode::Ok) => {
+                match Response::decode_for(arbor_proto::OpCode::GetData, &reply.body) {
+                    Ok(Response::GetData(data, _)) => Ok(data),
+                    other => panic!("getData {path}: unexpected body {other:?}"),
+                }
+            }
+            Some(code) => Err(code),
+            None => panic!("getData {path}: unknown error code {}", reply.header.err),
+        }
+    }
+}
+
+/// A ConnectRequest as a 3.5+ client sends it (with the read-only flag byte).
+pub fn connect_request(
+    last_zxid_seen: i64,
+    session_id: i64,
+    password: Vec<u8>,
+    timeout_ms: i32,
+) -> ConnectRequest {
+    ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen,
+        timeout_ms,
+        session_id,
+        password,
+        read_only: false,
+        has_read_only: true,
+    }
+}
