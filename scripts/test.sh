@@ -16,6 +16,18 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 step() { printf '==> %s\n' "$*"; }
 
+# Runs a command with its output shown only if it fails.
+quietly() {
+  local log
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
 install_debian_packages() {
   local wanted=(zookeeper zookeeper-bin libcurator-framework-java libcurator-recipes-java
                 libcurator-discovery-java netcat-openbsd)
@@ -27,8 +39,8 @@ install_debian_packages() {
   if [ ${#missing[@]} -gt 0 ]; then
     step "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    quietly apt-get update -qq
+    quietly apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
 }
 
@@ -36,10 +48,10 @@ install_python_packages() {
   if "$PYTHON" -c 'import kazoo, pytest' >/dev/null 2>&1; then return 0; fi
   step "installing kazoo and pytest"
   if "$PYTHON" -m pip --version >/dev/null 2>&1; then
-    PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q --disable-pip-version-check kazoo pytest
+    PIP_ROOT_USER_ACTION=ignore quietly "$PYTHON" -m pip install --disable-pip-version-check kazoo pytest
   else
     # No pip: use Debian's packages with Debian's interpreter.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-kazoo python3-pytest >/dev/null
+    DEBIAN_FRONTEND=noninteractive quietly apt-get install -y -qq python3-kazoo python3-pytest
     PYTHON=/usr/bin/python3
   fi
 }

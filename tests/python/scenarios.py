@@ -73,7 +73,9 @@ def crud(connect, base):
 
     stat = t.call("set a", zk.set, node, b"value-2")
     assert stat.version == 1 and stat.dataLength == 7 and stat.mzxid > stat.czxid
-    assert isinstance(t.call("set a, stale version", zk.set, node, b"x", version=0), BadVersionError)
+    assert isinstance(
+        t.call("set a, stale version", zk.set, node, b"x", version=0), BadVersionError
+    )
     assert t.call("set a, right version", zk.set, node, b"v3", version=1).version == 2
 
     assert isinstance(t.call("create a again", zk.create, node), NodeExistsError)
@@ -81,7 +83,9 @@ def crud(connect, base):
     assert isinstance(t.call("set missing", zk.set, f"{base}/missing", b""), NoNodeError)
     assert isinstance(t.call("get missing", zk.get, f"{base}/missing"), NoNodeError)
     assert t.call("exists missing", zk.exists, f"{base}/missing") is None
-    assert isinstance(t.call("children of missing", zk.get_children, f"{base}/missing"), NoNodeError)
+    assert isinstance(
+        t.call("children of missing", zk.get_children, f"{base}/missing"), NoNodeError
+    )
 
     path, stat = t.call("create2 b", zk.create, f"{base}/b", include_data=True)
     assert path == f"{base}/b" and stat.dataLength == 0
@@ -119,11 +123,16 @@ def sequential(connect, base):
     zk.create(f"{base}/x")
     # The suffix counts every child created under the parent so far (ZooKeeper takes it from the
     # parent's cversion as its request pipeline sees it, where deletes do not count).
-    assert t.call("after a plain child", zk.create, f"{base}/q-", sequence=True) == f"{base}/q-0000000004"
+    assert (
+        t.call("after a plain child", zk.create, f"{base}/q-", sequence=True)
+        == f"{base}/q-0000000004"
+    )
     zk.delete(f"{base}/q-0000000000")
     # ... while the cversion in the parent's Stat counts deletes too.
     assert t.record("parent cversion after a delete", zk.exists(base)).cversion == 6
-    assert t.call("after a delete", zk.create, f"{base}/q-", sequence=True) == f"{base}/q-0000000005"
+    assert (
+        t.call("after a delete", zk.create, f"{base}/q-", sequence=True) == f"{base}/q-0000000005"
+    )
     assert t.call("no prefix", zk.create, f"{base}/", sequence=True) == f"{base}/0000000006"
     eph = t.call("ephemeral sequential", zk.create, f"{base}/e-", ephemeral=True, sequence=True)
     assert eph == f"{base}/e-0000000007"
@@ -286,8 +295,11 @@ def persistent_watches(connect, base):
     step("recreate p", lambda: writer.create(p), [("NodeCreated", p)])
 
     step("create r", lambda: writer.create(r), [("NodeCreated", r)])
-    step("create r/a/b", lambda: writer.create(f"{r}/a/b", makepath=True),
-         [("NodeCreated", f"{r}/a"), ("NodeCreated", f"{r}/a/b")])
+    step(
+        "create r/a/b",
+        lambda: writer.create(f"{r}/a/b", makepath=True),
+        [("NodeCreated", f"{r}/a"), ("NodeCreated", f"{r}/a/b")],
+    )
     step("set r/a/b", lambda: writer.set(f"{r}/a/b", b"v"), [("NodeDataChanged", f"{r}/a/b")])
     step("delete r/a/b", lambda: writer.delete(f"{r}/a/b"), [("NodeDeleted", f"{r}/a/b")])
     step("sibling outside r", lambda: writer.create(f"{base}/r2"), [])
@@ -358,7 +370,9 @@ def acls(connect, base):
         (Permissions.ALL, "digest", servers.digest("alice", "secret"))
     ]
     assert isinstance(t.call("anonymous reads private", anonymous.get, private), NoAuthError)
-    assert isinstance(t.call("anonymous lists private", anonymous.get_children, private), NoAuthError)
+    assert isinstance(
+        t.call("anonymous lists private", anonymous.get_children, private), NoAuthError
+    )
     assert t.call("anonymous exists private", anonymous.exists, private) is not None
     assert isinstance(t.call("bob reads private", bob.get, private), NoAuthError)
     assert t.call("alice reads private", alice.get, private)[0] == b"secret"
@@ -379,13 +393,21 @@ def acls(connect, base):
     acl, _ = t.call("auth scheme expands to digest", alice.get_acls, auth_node)
     assert [(a.id.scheme, a.id.id) for a in acl] == [("digest", servers.digest("alice", "secret"))]
     assert isinstance(
-        t.call("auth scheme without auth", anonymous.create, f"{base}/noauth",
-               acl=[ACL(Permissions.ALL, Id("auth", ""))]),
+        t.call(
+            "auth scheme without auth",
+            anonymous.create,
+            f"{base}/noauth",
+            acl=[ACL(Permissions.ALL, Id("auth", ""))],
+        ),
         InvalidACLError,
     )
     assert isinstance(
-        t.call("malformed digest id", alice.create, f"{base}/bad",
-               acl=[ACL(Permissions.ALL, Id("digest", "no-colon"))]),
+        t.call(
+            "malformed digest id",
+            alice.create,
+            f"{base}/bad",
+            acl=[ACL(Permissions.ALL, Id("digest", "no-colon"))],
+        ),
         InvalidACLError,
     )
 
@@ -426,9 +448,13 @@ def containers_and_ttl(connect, base):
     ttl_node = f"{base}/ttl"
     path, stat = t.call("create ttl", zkext.create_ttl, zk, ttl_node, 500, b"t")
     assert path == ttl_node
-    seq, _ = t.call("create ttl sequential", zkext.create_ttl, zk, f"{base}/ttl-", 500, sequential=True)
+    seq, _ = t.call(
+        "create ttl sequential", zkext.create_ttl, zk, f"{base}/ttl-", 500, sequential=True
+    )
     assert seq.startswith(f"{base}/ttl-")
-    assert isinstance(t.call("ttl of zero", zkext.create_ttl, zk, f"{base}/zero", 0), BadArgumentsError)
+    assert isinstance(
+        t.call("ttl of zero", zkext.create_ttl, zk, f"{base}/zero", 0), BadArgumentsError
+    )
     assert wait_until(lambda: zk.exists(ttl_node) is None), "expired TTL node was not deleted"
     t.record("expired ttl node is deleted", zk.exists(ttl_node))
     return t

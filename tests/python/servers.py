@@ -165,7 +165,10 @@ class ZooKeeperServer(Server):
             command = ["bash", str(self.script), "standalone", str(self.dir), str(self.port)]
             try:
                 result = subprocess.run(
-                    command, env=env, capture_output=True, text=True,
+                    command,
+                    env=env,
+                    capture_output=True,
+                    text=True,
                     timeout=self.START_ATTEMPT_TIMEOUT_S,
                 )
                 if result.returncode == 0 and wait_until_serving(self.port, STARTUP_TIMEOUT_S):

@@ -43,9 +43,17 @@ def test_mntr_key_values(target, connect):
     assert int(metrics["zk_znode_count"]) >= 1
     assert int(metrics["zk_num_alive_connections"]) >= 1
     assert int(metrics["zk_outstanding_requests"]) >= 0
-    for key in ["zk_avg_latency", "zk_max_latency", "zk_min_latency", "zk_packets_received",
-                "zk_packets_sent", "zk_watch_count", "zk_ephemerals_count",
-                "zk_approximate_data_size", "zk_open_file_descriptor_count"]:
+    for key in [
+        "zk_avg_latency",
+        "zk_max_latency",
+        "zk_min_latency",
+        "zk_packets_received",
+        "zk_packets_sent",
+        "zk_watch_count",
+        "zk_ephemerals_count",
+        "zk_approximate_data_size",
+        "zk_open_file_descriptor_count",
+    ]:
         assert key in metrics, key
 
 
