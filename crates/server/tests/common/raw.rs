@@ -155,6 +155,15 @@ impl RawConn {
         self.reply_for(xid)
     }
 
+    /// Sends a ping with the reserved xid -2 (servers answer pings with that xid) and waits
+    /// for its reply.
+    pub fn ping(&mut self) -> Reply {
+        let xid = arbor_proto::opcode::xid::PING;
+        self.send(&Request::Ping.to_frame(xid))
+            .unwrap_or_else(|e| panic!("send ping: {e}"));
+        self.reply_for(xid)
+    }
+
     /// Waits for the reply with `xid`, queueing notifications that arrive first.
     pub fn reply_for(&mut self, xid: i32) -> Reply {
         loop {
