@@ -24,3 +24,6 @@ pub mod types;
 pub use error::{LogError, ProposeError, QuorumError, SnapshotError};
 pub use quorum::{Quorum, QuorumConfig, QuorumStatus, Role};
 pub use types::{Applier, Response, TypeConfig};
+
+#[cfg(test)]
+pub(crate) mod test_util;

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::error::{ProposeError, QuorumError};
-use crate::log_store::{LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
+use crate::log_store::{FlushAck, LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
 use crate::network::NoPeers;
 use crate::snapshot::{self, MIN_RETAIN_COUNT};
 use crate::state_machine::StateMachine;
@@ -177,14 +177,19 @@ impl Quorum {
             })?;
         }
 
+        // This node is the group's only voter, so no other node can act on an entry before it
+        // is durable here: openraft may be told "flushed" early while the state machine waits
+        // for the group fsync. The multi-voter transport must use `FlushAck::AfterSync`.
         let log_store = LogStore::open(
             &cfg.data_log_dir,
             LogOptions {
                 segment_size: cfg.segment_size,
                 force_sync: cfg.force_sync,
+                flush_ack: FlushAck::BeforeApply,
             },
         )?;
-        let state_machine = StateMachine::open(&cfg.data_dir, applier, retain)?;
+        let state_machine = StateMachine::open(&cfg.data_dir, applier, retain)?
+            .with_durability_gate(log_store.durability_gate());
         if let Some(purged) = log_store.log_state().last_purged_log_id {
             let restored = state_machine.last_applied().map(|id| id.index);
             if restored.is_none_or(|r| r < purged.index) {

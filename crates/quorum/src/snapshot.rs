@@ -59,7 +59,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<SnapshotFile>> {
             });
         }
     }
-    found.sort_by(|a, b| (b.index, b.term).cmp(&(a.index, a.term)));
+    found.sort_by_key(|f| std::cmp::Reverse((f.index, f.term)));
     Ok(found)
 }
 

@@ -5,6 +5,10 @@
 //! open, the newest valid snapshot is restored (a damaged one falls back to the previous one)
 //! and openraft replays the log after it.
 //!
+//! Durability: with a [`DurabilityGate`] each entry is applied only once it is on disk, so
+//! applied state (visible to readers, acknowledged to clients, put in snapshots) never includes
+//! an entry a crash could lose.
+//!
 //! Consistency of snapshots: openraft asks for a builder on the state-machine task and then
 //! builds in another task while applying continues. The applier's bytes are therefore taken in
 //! `get_snapshot_builder`, where they match `last_applied` exactly; writing and fsyncing the
@@ -20,6 +24,7 @@ use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 
 use crate::error::SnapshotError;
+use crate::log_store::DurabilityGate;
 use crate::snapshot;
 use crate::types::{
     zxid_of, Applier, Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError,
@@ -34,6 +39,7 @@ pub struct StateMachine {
     last_applied: Option<LogId>,
     membership: StoredMembership,
     applied_zxid: Arc<AtomicI64>,
+    durability: Option<DurabilityGate>,
 }
 
 impl StateMachine {
@@ -58,6 +64,7 @@ impl StateMachine {
             last_applied: None,
             membership: StoredMembership::default(),
             applied_zxid: Arc::new(AtomicI64::new(0)),
+            durability: None,
         };
         for file in snapshot::list(dir).map_err(io_err)? {
             match sm.restore_file(&file.path) {
@@ -69,6 +76,13 @@ impl StateMachine {
             }
         }
         Ok(sm)
+    }
+
+    /// Apply entries only once the log store reports them durable (required with
+    /// [`crate::log_store::FlushAck::BeforeApply`]).
+    pub fn with_durability_gate(mut self, gate: DurabilityGate) -> StateMachine {
+        self.durability = Some(gate);
+        self
     }
 
     fn restore_file(&mut self, path: &Path) -> Result<(), SnapshotError> {
@@ -142,6 +156,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut responses = Vec::new();
         for entry in entries {
+            if let Some(gate) = &mut self.durability {
+                gate.wait_durable(entry.log_id.index).await.map_err(|e| {
+                    StorageError::from_io_error(ErrorSubject::Logs, ErrorVerb::Read, e)
+                })?;
+            }
             let zxid = zxid_of(entry.log_id.index);
             let applied = match &entry.payload {
                 EntryPayload::Normal(txn) => self.applier.apply(zxid, txn),

@@ -4,14 +4,18 @@
 //! durably (temp file, fsync, rename, fsync dir) before `save_vote` returns and before a purge
 //! deletes anything, because losing either would break Raft's safety or leave a gap.
 //!
-//! `raft-committed` holds the committed log id. openraft saves it on every commit, inside its
-//! core loop, so it is replaced atomically but not fsync'd: it is only a hint that lets a
-//! restarted node re-apply committed entries before an election. A missing, stale or damaged
-//! copy reads as "unknown", which is always safe (the leader re-establishes the commit point).
+//! `raft-committed` holds the committed log id, a hint that lets a restarted node re-apply
+//! committed entries before an election. openraft saves it on every commit from its core loop,
+//! where even a rename per commit costs more than the whole write path, so [`CommitHintWriter`]
+//! replaces the file (atomically and durably) from its own thread, coalescing to the latest
+//! value. A missing, stale or damaged copy reads as "unknown", which is always safe (the leader
+//! re-establishes the commit point).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
 
 use serde::{Deserialize, Serialize};
 
@@ -78,8 +82,51 @@ pub(crate) fn save_committed(dir: &Path, committed: Option<LogId>) -> io::Result
     write_atomic(
         &dir.join(COMMITTED_FILE),
         &seal(COMMITTED_MAGIC, &payload),
-        false,
+        true,
     )
+}
+
+/// Persists the newest committed log id in the background; dropping it writes the last
+/// submitted value and waits for the thread.
+pub(crate) struct CommitHintWriter {
+    tx: Option<mpsc::Sender<Option<LogId>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl CommitHintWriter {
+    pub(crate) fn spawn(dir: PathBuf) -> io::Result<CommitHintWriter> {
+        let (tx, rx) = mpsc::channel::<Option<LogId>>();
+        let thread = thread::Builder::new()
+            .name("arbor-commit-hint".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let latest = rx.try_iter().last().unwrap_or(first);
+                    if let Err(e) = save_committed(&dir, latest) {
+                        tracing::warn!(error = %e, "could not save the committed-index hint");
+                    }
+                }
+            })?;
+        Ok(CommitHintWriter {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub(crate) fn submit(&self, committed: Option<LogId>) {
+        if let Some(tx) = &self.tx {
+            // The thread only stops when this handle drops; nothing to do if it died.
+            let _ = tx.send(committed);
+        }
+    }
+}
+
+impl Drop for CommitHintWriter {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -107,6 +154,20 @@ mod tests {
             load_state(dir.path()),
             Err(LogError::CorruptState { .. })
         ));
+    }
+
+    #[test]
+    fn commit_hint_writer_persists_the_latest_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = CommitHintWriter::spawn(dir.path().to_path_buf()).unwrap();
+        for i in 1..=50 {
+            writer.submit(Some(LogId::new(CommittedLeaderId::new(1, 1), i)));
+        }
+        drop(writer);
+        assert_eq!(
+            load_committed(dir.path()),
+            Some(LogId::new(CommittedLeaderId::new(1, 1), 50))
+        );
     }
 
     #[test]

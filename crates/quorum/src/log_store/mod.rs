@@ -4,7 +4,8 @@
 //! - `log-<first index, 20 digits>.seg`: records as described in [`record`]; a segment is rolled
 //!   once it reaches the configured size, and a segment is fsync'd before the next one is
 //!   created, so only the last segment can ever have a torn tail;
-//! - `raft-state` / `raft-committed`: vote, purge point and commit hint (see [`meta`]);
+//! - `raft-state` / `raft-committed`: vote, purge point and commit hint (see [`meta`]), both
+//!   replaced atomically and durably (temp file, fsync, rename, fsync dir);
 //! - `arbor.lock`: held while the log is open.
 //!
 //! Memory: the store keeps a location (log id, segment, offset, length; ~56 bytes) for every
@@ -12,9 +13,20 @@
 //! themselves are not kept, so memory is bounded by the number of unpurged entries, which the
 //! snapshot retention keeps to about `snap_count * snap_retain_count`.
 //!
-//! Durability: `append` writes to the page cache and hands its callback to the group-commit
-//! [`flusher`]; with `force_sync` off the callback completes at once (ZooKeeper's
-//! `forceSync=no`). Truncation, purge and segment roll sync synchronously: they are rare.
+//! Durability: `append` writes to the page cache and queues a request with the group-commit
+//! [`flusher`], which fdatasyncs once per batch of queued appends. openraft 0.9 waits for each
+//! append's `LogFlushed` callback before it processes the next client write, so when the
+//! callback waits for the sync, every write costs a whole fsync and nothing can be batched.
+//! [`FlushAck`] chooses who waits:
+//! - [`FlushAck::AfterSync`]: the callback waits for the sync (required with other voters, whose
+//!   acknowledgements count toward commit);
+//! - [`FlushAck::BeforeApply`]: the callback completes once the records are written, and the
+//!   state machine waits at the [`DurabilityGate`] until they are synced before applying them.
+//!   Nothing is applied, visible to readers or acknowledged to a client before it is on disk,
+//!   and appends pipeline behind one group fsync. Only valid for a group with a single voter.
+//!
+//! With `force_sync` off nothing waits for syncs at all (ZooKeeper's `forceSync=no`).
+//! Truncation, purge and segment roll sync synchronously: they are rare.
 //!
 //! Recovery (`open`) reads every segment. A damaged record at the end of the last segment with
 //! nothing valid after it is a torn write: it is cut off with a warning. Any other damage is
@@ -43,8 +55,9 @@ use openraft::{ErrorSubject, ErrorVerb, LogState, OptionalSend, RaftLogReader};
 use parking_lot::Mutex;
 
 use self::cache::EntryCache;
-use self::flusher::Flusher;
-use self::meta::DurableState;
+pub use self::flusher::DurabilityGate;
+use self::flusher::{Durable, Flusher};
+use self::meta::{CommitHintWriter, DurableState};
 use self::record::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::error::LogError;
 use crate::files::{fsync_dir, read_u32, remove_if_exists, DirLock, LockError};
@@ -53,13 +66,24 @@ use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 /// Default size at which a segment is rolled (ZooKeeper preallocates 64 MiB log files).
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
 
+/// When openraft is told that appended entries are flushed (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushAck {
+    /// After fdatasync. Always correct; one fsync per client write under openraft 0.9.
+    AfterSync,
+    /// As soon as the entries are written; the state machine must wait at the
+    /// [`DurabilityGate`] before applying. Only correct when this node is the only voter.
+    BeforeApply,
+}
+
 /// How the log store writes.
 #[derive(Debug, Clone)]
 pub struct LogOptions {
     /// Roll to a new segment once the current one reaches this many bytes.
     pub segment_size: u64,
-    /// fsync appended entries before acknowledging them (ZooKeeper's `forceSync`).
+    /// fsync appended entries before they count as durable (ZooKeeper's `forceSync`).
     pub force_sync: bool,
+    pub flush_ack: FlushAck,
 }
 
 impl Default for LogOptions {
@@ -67,6 +91,7 @@ impl Default for LogOptions {
         LogOptions {
             segment_size: DEFAULT_SEGMENT_SIZE,
             force_sync: true,
+            flush_ack: FlushAck::AfterSync,
         }
     }
 }
@@ -75,6 +100,8 @@ impl Default for LogOptions {
 pub struct LogStore {
     shared: Arc<Mutex<LogInner>>,
     flusher: Flusher,
+    durable: Durable,
+    commit_hint: CommitHintWriter,
     options: LogOptions,
     syncs: Arc<AtomicU64>,
     _lock: DirLock,
@@ -154,15 +181,33 @@ impl LogStore {
             LockError::Io(e) => LogError::io(dir.join("arbor.lock"), e),
         })?;
         let inner = LogInner::recover(dir)?;
+        // What a killed process wrote may still be only in the page cache: make the recovered
+        // log durable before anything is applied from it.
+        if let Some(seg) = inner.segments.values().next_back() {
+            seg.file
+                .sync_data()
+                .map_err(|e| LogError::io(&seg.path, e))?;
+        }
+        let durable = Durable::new(inner.last_log_id().map(|id| id.index));
         let syncs = Arc::new(AtomicU64::new(0));
-        let flusher = Flusher::spawn(Arc::clone(&syncs)).map_err(|e| LogError::io(dir, e))?;
+        let flusher =
+            Flusher::spawn(&durable, Arc::clone(&syncs)).map_err(|e| LogError::io(dir, e))?;
+        let commit_hint =
+            CommitHintWriter::spawn(dir.to_path_buf()).map_err(|e| LogError::io(dir, e))?;
         Ok(LogStore {
             shared: Arc::new(Mutex::new(inner)),
             flusher,
+            durable,
+            commit_hint,
             options,
             syncs,
             _lock: lock,
         })
+    }
+
+    /// A gate the state machine waits at until entries are durable (see [`FlushAck`]).
+    pub fn durability_gate(&self) -> DurabilityGate {
+        self.durable.gate()
     }
 
     /// Counter of fdatasync calls made by the group-commit flusher.
@@ -222,6 +267,16 @@ impl LogInner {
                     ),
                 });
             }
+        }
+        // Entries that were written but never synced may be gone; the commit hint must not
+        // point past the log.
+        if inner.committed.map(|c| c.index) > inner.last_log_id().map(|l| l.index) {
+            tracing::warn!(
+                committed = ?inner.committed,
+                last = ?inner.last_log_id(),
+                "ignoring commit hint beyond the end of the recovered log"
+            );
+            inner.committed = None;
         }
         tracing::info!(
             dir = %dir.display(),
@@ -453,7 +508,7 @@ impl LogInner {
         &mut self,
         entries: impl Iterator<Item = Entry>,
         options: &LogOptions,
-    ) -> Result<(), StorageError> {
+    ) -> io::Result<()> {
         let mut buf = Vec::new();
         let mut batch: Vec<(Entry, EntryLoc)> = Vec::new();
         let mut active: Option<u64> = None;
@@ -465,7 +520,7 @@ impl LogInner {
                 let e = io::Error::other(format!(
                     "append of index {index} would leave a hole or overlap (next is {expected:?})"
                 ));
-                return Err(log_io(ErrorVerb::Write, e));
+                return Err(e);
             }
             expected = Some(index + 1);
 
@@ -475,21 +530,17 @@ impl LogInner {
                 }
                 _ => {
                     if let Some(key) = active.take() {
-                        self.commit_batch(key, &buf, std::mem::take(&mut batch))
-                            .map_err(|e| log_io(ErrorVerb::Write, e))?;
+                        self.commit_batch(key, &buf, std::mem::take(&mut batch))?;
                         buf.clear();
                     }
-                    let key = self
-                        .segment_for_append(index, options)
-                        .map_err(|e| log_io(ErrorVerb::Write, e))?;
+                    let key = self.segment_for_append(index, options)?;
                     active = Some(key);
                     key
                 }
             };
 
             let offset = self.segment_len(key) + buf.len() as u64;
-            let payload_len = record::encode_record(&entry, &mut buf)
-                .map_err(|e| log_io(ErrorVerb::Write, io::Error::other(e)))?;
+            let payload_len = record::encode_record(&entry, &mut buf).map_err(io::Error::other)?;
             let loc = EntryLoc {
                 log_id: entry.log_id,
                 segment: key,
@@ -499,8 +550,7 @@ impl LogInner {
             batch.push((entry, loc));
         }
         if let Some(key) = active {
-            self.commit_batch(key, &buf, batch)
-                .map_err(|e| log_io(ErrorVerb::Write, e))?;
+            self.commit_batch(key, &buf, batch)?;
         }
         Ok(())
     }
@@ -572,13 +622,11 @@ impl LogInner {
         self.drop_purged_segments()
     }
 
-    fn read_entry(&self, index: u64) -> Result<Entry, StorageError> {
+    fn read_entry(&self, index: u64) -> io::Result<Entry> {
         if let Some(entry) = self.cache.get(index) {
             return Ok(entry.clone());
         }
-        let read_err = |e: io::Error| {
-            StorageError::from_io_error(ErrorSubject::LogIndex(index), ErrorVerb::Read, e)
-        };
+        let read_err = |e: io::Error| io::Error::new(e.kind(), format!("log index {index}: {e}"));
         let pos = index
             .checked_sub(self.first_index)
             .and_then(|p| usize::try_from(p).ok());
@@ -609,7 +657,7 @@ impl LogInner {
         Ok(entry)
     }
 
-    fn read_range<RB: RangeBounds<u64>>(&self, range: RB) -> Result<Vec<Entry>, StorageError> {
+    fn read_range<RB: RangeBounds<u64>>(&self, range: RB) -> io::Result<Vec<Entry>> {
         let start = match range.start_bound() {
             Bound::Included(&s) => s,
             Bound::Excluded(&s) => s.saturating_add(1),
@@ -631,7 +679,10 @@ impl RaftLogReader<TypeConfig> for LogReader {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        self.shared.lock().read_range(range)
+        self.shared
+            .lock()
+            .read_range(range)
+            .map_err(|e| log_io(ErrorVerb::Read, e))
     }
 }
 
@@ -640,7 +691,10 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        self.shared.lock().read_range(range)
+        self.shared
+            .lock()
+            .read_range(range)
+            .map_err(|e| log_io(ErrorVerb::Read, e))
     }
 }
 
@@ -672,11 +726,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         let mut inner = self.shared.lock();
-        if inner.committed == committed {
-            return Ok(());
+        if inner.committed != committed {
+            inner.committed = committed;
+            self.commit_hint.submit(committed);
         }
-        meta::save_committed(&inner.dir, committed).map_err(|e| log_io(ErrorVerb::Write, e))?;
-        inner.committed = committed;
         Ok(())
     }
 
@@ -693,16 +746,24 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let file = {
+        let (file, upto) = {
             let mut inner = self.shared.lock();
-            inner.append(entries.into_iter(), &self.options)?;
-            inner.active_file()
+            inner
+                .append(entries.into_iter(), &self.options)
+                .map_err(|e| log_io(ErrorVerb::Write, e))?;
+            (inner.active_file(), inner.last_log_id().map(|id| id.index))
         };
-        if self.options.force_sync {
+        match (self.options.force_sync, self.options.flush_ack) {
+            (false, _) => {
+                self.durable.set(upto);
+                callback.log_io_completed(Ok(()));
+            }
+            (true, FlushAck::BeforeApply) => {
+                callback.log_io_completed(Ok(()));
+                self.flusher.submit(file, None, upto);
+            }
             // Even without a file to sync, go through the flusher so callbacks complete in order.
-            self.flusher.submit(file, callback);
-        } else {
-            callback.log_io_completed(Ok(()));
+            (true, FlushAck::AfterSync) => self.flusher.submit(file, Some(callback), upto),
         }
         Ok(())
     }
@@ -712,7 +773,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.shared
             .lock()
             .truncate(log_id.index)
-            .map_err(|e| log_io(ErrorVerb::Delete, e))
+            .map_err(|e| log_io(ErrorVerb::Delete, e))?;
+        self.durable.forget_from(log_id.index);
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {

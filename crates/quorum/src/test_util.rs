@@ -1,0 +1,81 @@
+//! Test helpers: an applier that records what it is given.
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arbor_tree::{Applied, Txn, TxnOp, TxnResult};
+use parking_lot::Mutex;
+
+use crate::types::Applier;
+
+/// Records every applied `(zxid, txn)`; its snapshot is that list.
+#[derive(Default)]
+pub(crate) struct RecordingApplier {
+    applied: Mutex<Vec<(i64, Txn)>>,
+    advanced: Mutex<Vec<i64>>,
+    restores: AtomicUsize,
+    applies: AtomicUsize,
+}
+
+impl RecordingApplier {
+    pub(crate) fn applied(&self) -> Vec<(i64, Txn)> {
+        self.applied.lock().clone()
+    }
+
+    /// The `session` field of each applied txn (tests use it as the txn's label).
+    pub(crate) fn labels(&self) -> Vec<i64> {
+        self.applied.lock().iter().map(|(_, t)| t.session).collect()
+    }
+
+    pub(crate) fn advanced(&self) -> Vec<i64> {
+        self.advanced.lock().clone()
+    }
+
+    pub(crate) fn restores(&self) -> usize {
+        self.restores.load(Ordering::SeqCst)
+    }
+
+    /// How many txns were applied since creation (restores do not count).
+    pub(crate) fn applies(&self) -> usize {
+        self.applies.load(Ordering::SeqCst)
+    }
+}
+
+/// A txn labelled `label` (stored in `session`).
+pub(crate) fn labelled_txn(label: i64) -> Txn {
+    Txn {
+        session: label,
+        time: 0,
+        auth: Vec::new(),
+        op: TxnOp::Noop,
+    }
+}
+
+impl Applier for RecordingApplier {
+    fn apply(&self, zxid: i64, txn: &Txn) -> Applied {
+        self.applied.lock().push((zxid, txn.clone()));
+        self.applies.fetch_add(1, Ordering::SeqCst);
+        Applied {
+            result: TxnResult::Done,
+            triggers: Vec::new(),
+        }
+    }
+
+    fn advance(&self, zxid: i64) {
+        self.advanced.lock().push(zxid);
+    }
+
+    fn snapshot(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let bytes = bincode::serialize(&*self.applied.lock()).map_err(std::io::Error::other)?;
+        out.write_all(&bytes)
+    }
+
+    fn restore(&self, input: &mut dyn Read) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        input.read_to_end(&mut bytes)?;
+        let applied = bincode::deserialize(&bytes).map_err(std::io::Error::other)?;
+        *self.applied.lock() = applied;
+        self.restores.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
