@@ -1,5 +1,6 @@
 //! `arbor shell` end to end against a real Apache ZooKeeper 3.8 (the reference server), comparing
-//! its output with what zkCli.sh prints for the same commands.
+//! its output with what zkCli.sh prints for the same commands, and the same scenarios against a
+//! real `arbor server` process.
 //!
 //! One server is started for all scenarios (a JVM start costs seconds on this machine); each
 //! scenario works under its own top-level node so they cannot see each other's data.
@@ -7,7 +8,7 @@
 use std::io::Cursor;
 
 use arbor_cli::shell::{run_with, ShellArgs};
-use arbor_test_support::ZkReference;
+use arbor_test_support::{ArborOptions, ArborServer, ZkReference};
 
 /// `digest` id of user `u` with password `p`: base64(sha1("u:p")).
 const DIGEST_U_P: &str = "u:Jq7wMyA/w2Vd5WIDAKdu4OIIFEQ=";
@@ -107,16 +108,25 @@ async fn shell_against_reference_zookeeper() {
         return;
     }
     let zk = ZkReference::standalone();
-    let server = zk.connect_string();
+    run_scenarios(&zk.connect_string()).await;
+}
 
-    create_get_set_stat(&server).await;
-    errors_and_exit_codes(&server).await;
-    ls_and_deleteall(&server).await;
-    acl_and_digest_auth(&server).await;
-    sequential_and_ephemeral(&server).await;
-    watches_print_events(&server).await;
-    interactive_quoting_prompt_and_errors(&server).await;
-    ttl_and_container_nodes(&server).await;
+#[tokio::test]
+async fn shell_against_arbor() {
+    let arbor = ArborServer::start(ArborOptions::new().config("extendedTypesEnabled", "true"));
+    let server = arbor.connect_string();
+    run_scenarios(&server).await;
+}
+
+async fn run_scenarios(server: &str) {
+    create_get_set_stat(server).await;
+    errors_and_exit_codes(server).await;
+    ls_and_deleteall(server).await;
+    acl_and_digest_auth(server).await;
+    sequential_and_ephemeral(server).await;
+    watches_print_events(server).await;
+    interactive_quoting_prompt_and_errors(server).await;
+    ttl_and_container_nodes(server).await;
 }
 
 async fn create_get_set_stat(server: &str) {

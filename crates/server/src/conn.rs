@@ -13,7 +13,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arbor_proto::opcode::xid;
 use arbor_proto::{
     reply_frame, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, Id, Reader,
     Record, ReplyHeader, Request, RequestHeader, Response,
@@ -421,9 +420,10 @@ impl Connection {
         }
     }
 
-    fn authenticate(&mut self, xid_in: i32, packet: &AuthPacket) -> Pending {
+    /// addauth. The reply echoes the request's xid: the Java client uses -4, others (the
+    /// `zookeeper-client` crate) an ordinary xid.
+    fn authenticate(&mut self, xid: i32, packet: &AuthPacket) -> Pending {
         let zxid = self.shared.db.last_zxid();
-        let _ = xid_in;
         match packet.scheme.as_str() {
             "digest" => {
                 let credential = String::from_utf8_lossy(&packet.auth).into_owned();
@@ -437,13 +437,13 @@ impl Connection {
                     ids.push(id);
                 }
                 self.auth = Arc::from(ids);
-                Pending::Reply(error_reply(xid::AUTH, zxid, ErrorCode::Ok))
+                Pending::Reply(error_reply(xid, zxid, ErrorCode::Ok))
             }
             scheme => {
                 tracing::info!(peer = %self.peer, "authentication with unsupported scheme {scheme:?}");
                 // ZooKeeper answers AUTH_FAILED and closes the connection.
                 let _ = self.pipeline.try_send(Pending::Reply(error_reply(
-                    xid::AUTH,
+                    xid,
                     zxid,
                     ErrorCode::AuthFailed,
                 )));
@@ -480,13 +480,10 @@ async fn respond_loop(
                     session,
                     auth: &auth,
                 };
+                // Replies echo the request's xid, reserved ones (ping -2, setWatches -8)
+                // included, as ZooKeeper does.
                 let result = ops::read(db, &caller, &request);
-                let reply_xid = match request {
-                    Request::Ping => xid::PING,
-                    Request::SetWatches(_) | Request::SetWatches2(_) => xid::SET_WATCHES,
-                    _ => xid,
-                };
-                (reply(reply_xid, db.last_zxid(), result), Some(started))
+                (reply(xid, db.last_zxid(), result), Some(started))
             }
             Pending::Write {
                 xid,
