@@ -409,15 +409,14 @@ async fn retention_loop(
     let mut next_periodic = interval.map(|i| tokio::time::Instant::now() + i);
     loop {
         poll.tick().await;
+        let now = tokio::time::Instant::now();
+        let periodic_due = next_periodic.is_some_and(|t| now >= t);
+        if periodic_due {
+            next_periodic = interval.map(|i| now + i);
+        }
         let current = raft.metrics().borrow().snapshot;
-        let periodic_due = next_periodic.is_some_and(|t| tokio::time::Instant::now() >= t);
         if current != seen || periodic_due {
             seen = current;
-            if let (Some(t), Some(i)) = (next_periodic.as_mut(), interval) {
-                if periodic_due {
-                    *t = tokio::time::Instant::now() + i;
-                }
-            }
             run_retention(&raft, &data_dir, keep).await;
         }
     }

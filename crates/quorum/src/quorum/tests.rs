@@ -219,6 +219,37 @@ async fn corrupt_log_middle_prevents_start() {
     }
 }
 
+#[tokio::test]
+async fn torn_last_record_is_dropped_and_the_rest_replayed() {
+    let root = tempfile::tempdir().unwrap();
+    let cfg = config(root.path());
+    let (quorum, _) = start(&cfg).await;
+    propose_labels(&quorum, 0..20).await;
+    quorum.shutdown().await;
+
+    // The last record is the last txn (nothing is appended at shutdown); tear it.
+    let segment = fs::read_dir(&cfg.data_log_dir)
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .max()
+        .unwrap();
+    let len = fs::metadata(&segment).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+
+    // The commit hint still names the torn entry; recovery must not trust it.
+    let (quorum, applier) = start(&cfg).await;
+    assert_eq!(applier.labels(), (0..19).collect::<Vec<_>>());
+    quorum.propose(labelled_txn(99)).await.unwrap();
+    assert_eq!(applier.labels().last(), Some(&99));
+    quorum.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_proposals_get_distinct_increasing_zxids() {
     let root = tempfile::tempdir().unwrap();

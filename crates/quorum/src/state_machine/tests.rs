@@ -14,6 +14,7 @@ struct SuiteBuilder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for SuiteBuilder {
     async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), StorageError> {
         let dir = tempfile::tempdir().map_err(|e| snapshot_err(None, ErrorVerb::Write, e))?;
+        // (The suite's run time is mostly its own one-second sleeps.)
         let options = LogOptions {
             segment_size: 1024,
             force_sync: true,
