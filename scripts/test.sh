@@ -28,6 +28,12 @@ quietly() {
   rm -f "$log"
 }
 
+apt_updated=0
+apt_update_once() {
+  [ "$apt_updated" = 1 ] || quietly apt-get update -qq
+  apt_updated=1
+}
+
 install_debian_packages() {
   local wanted=(zookeeper zookeeper-bin libcurator-framework-java libcurator-recipes-java
                 libcurator-discovery-java netcat-openbsd)
@@ -38,22 +44,25 @@ install_debian_packages() {
   done
   if [ ${#missing[@]} -gt 0 ]; then
     step "installing Debian packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    quietly apt-get update -qq
-    quietly apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    apt_update_once
+    DEBIAN_FRONTEND=noninteractive quietly apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}"
   fi
 }
 
 install_python_packages() {
   if "$PYTHON" -c 'import kazoo, pytest' >/dev/null 2>&1; then return 0; fi
   step "installing kazoo and pytest"
-  if "$PYTHON" -m pip --version >/dev/null 2>&1; then
-    PIP_ROOT_USER_ACTION=ignore quietly "$PYTHON" -m pip install --disable-pip-version-check kazoo pytest
-  else
-    # No pip: use Debian's packages with Debian's interpreter.
-    DEBIAN_FRONTEND=noninteractive quietly apt-get install -y -qq python3-kazoo python3-pytest
-    PYTHON=/usr/bin/python3
+  if "$PYTHON" -m pip --version >/dev/null 2>&1 &&
+     PIP_ROOT_USER_ACTION=ignore quietly "$PYTHON" -m pip install --disable-pip-version-check \
+       kazoo pytest; then
+    return 0
   fi
+  # No usable pip (missing, or an externally managed interpreter): Debian's packages, with
+  # Debian's interpreter.
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive quietly apt-get install -y -qq python3-kazoo python3-pytest
+  PYTHON=/usr/bin/python3
 }
 
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
@@ -72,8 +81,10 @@ failed=()
 
 step "Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast --status-level fail --final-status-level fail \
-    || failed+=("cargo nextest")
+  nextest_config=()
+  [ -f .config/nextest.toml ] || nextest_config=(--config-file scripts/nextest.toml)
+  cargo nextest run "${nextest_config[@]}" --workspace --no-fail-fast \
+    --status-level fail --final-status-level fail || failed+=("cargo nextest")
   # nextest does not run doctests; their (mostly empty) per-crate output is shown only on failure.
   doc_log=$(mktemp)
   if ! cargo test --workspace --doc >"$doc_log" 2>&1; then
@@ -87,7 +98,7 @@ fi
 
 step "Python suite (kazoo against ZooKeeper and arbor)"
 export ARBOR_BIN=${ARBOR_BIN:-$repo_root/target/debug/arbor}
-"$PYTHON" -m pytest -q -p no:cacheprovider tests/python || failed+=("pytest tests/python")
+timeout 1200 "$PYTHON" -m pytest -q -p no:cacheprovider tests/python || failed+=("pytest tests/python")
 
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'FAILED: %s\n' "${failed[@]}" >&2

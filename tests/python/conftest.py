@@ -5,6 +5,7 @@ missing ("ARBOR_BIN not built"). A server that fails to start fails its tests (w
 """
 
 import re
+import signal
 import sys
 import uuid
 from pathlib import Path
@@ -17,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import servers  # noqa: E402
 
 TARGETS = ["zookeeper", "arbor"]
+# kazoo's blocking calls wait without a deadline; a server that never answers must fail the test
+# rather than hang the suite. Generous, since it includes starting a server on first use.
+TEST_TIMEOUT_S = 120
 
 
 class ServerPool:
@@ -102,6 +106,18 @@ def base(request):
 def unique_base(name):
     slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:40]
     return f"/pytest-{slug}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def per_test_timeout():
+    def on_alarm(signum, frame):
+        raise TimeoutError(f"test did not finish within {TEST_TIMEOUT_S} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(TEST_TIMEOUT_S)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(autouse=True)
