@@ -23,6 +23,11 @@ import org.apache.zookeeper.data.Stat;
 final class CoreAuthSessions {
     /** Requested for the session that is resumed; ZooKeeper's minimum with tickTime=2000. */
     private static final int SHORT_SESSION_TIMEOUT_MS = 4000;
+    /**
+     * Requested by the resuming handle: generous, so that a slow (loaded) test machine cannot
+     * make the resumed session miss its pings while the test outlives the short timeout.
+     */
+    private static final int RESUMED_SESSION_TIMEOUT_MS = 10_000;
 
     private CoreAuthSessions() {}
 
@@ -125,7 +130,7 @@ final class CoreAuthSessions {
 
     static void sessionResume(String connect, ZooKeeper zk, String root) throws Exception {
         String node = root + "/resumed-ephemeral";
-        Session first = Session.start(connect, 0, null).awaitConnected();
+        Session first = Session.start(connect, SHORT_SESSION_TIMEOUT_MS, 0, null).awaitConnected();
         long sessionId = first.zk.getSessionId();
         byte[] password = first.zk.getSessionPasswd();
         first.zk.create(node, new byte[0], Ids.OPEN_ACL_UNSAFE, CreateMode.EPHEMERAL);
@@ -133,7 +138,8 @@ final class CoreAuthSessions {
         // request), as a crashed client would; otherwise it would fight over the session.
         first.zk.getTestable().injectSessionExpiration();
 
-        Session second = Session.start(connect, sessionId, password).awaitConnected();
+        Session second = Session.start(connect, RESUMED_SESSION_TIMEOUT_MS, sessionId, password)
+                .awaitConnected();
         try {
             Support.checkEqual(sessionId, second.zk.getSessionId(), "session id of the resumed handle");
             Stat stat = second.zk.exists(node, false);
@@ -150,7 +156,7 @@ final class CoreAuthSessions {
 
             byte[] wrong = password.clone();
             wrong[0] ^= 0x5a;
-            Session impostor = Session.start(connect, sessionId, wrong);
+            Session impostor = Session.start(connect, RESUMED_SESSION_TIMEOUT_MS, sessionId, wrong);
             try {
                 Support.checkEqual(KeeperState.Expired, impostor.nextState(),
                         "state after resuming with a wrong password");
@@ -194,12 +200,13 @@ final class CoreAuthSessions {
         }
 
         /** Opens a new session, or with {@code sessionId != 0} resumes that one; does not wait. */
-        static Session start(String connect, long sessionId, byte[] password) throws Exception {
+        static Session start(String connect, int timeoutMs, long sessionId, byte[] password)
+                throws Exception {
             BlockingQueue<KeeperState> states = new LinkedBlockingQueue<>();
             Watcher recordState = event -> states.add(event.getState());
             ZooKeeper handle = sessionId == 0
-                    ? new ZooKeeper(connect, SHORT_SESSION_TIMEOUT_MS, recordState)
-                    : new ZooKeeper(connect, SHORT_SESSION_TIMEOUT_MS, recordState, sessionId, password);
+                    ? new ZooKeeper(connect, timeoutMs, recordState)
+                    : new ZooKeeper(connect, timeoutMs, recordState, sessionId, password);
             return new Session(handle, states);
         }
 
