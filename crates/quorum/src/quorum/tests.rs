@@ -219,6 +219,23 @@ async fn corrupt_log_middle_prevents_start() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitted_txns_enter_the_log_in_submission_order() {
+    let root = tempfile::tempdir().unwrap();
+    let (quorum, applier) = start(&config(root.path())).await;
+    let mut pending = Vec::new();
+    for label in 0..200 {
+        pending.push(quorum.submit(labelled_txn(label)).await.unwrap());
+    }
+    let mut zxids = Vec::new();
+    for done in pending {
+        zxids.push(done.await.unwrap().zxid);
+    }
+    assert!(zxids.windows(2).all(|w| w[0] < w[1]), "{zxids:?}");
+    assert_eq!(applier.labels(), (0..200).collect::<Vec<_>>());
+    quorum.shutdown().await;
+}
+
 #[tokio::test]
 async fn torn_last_record_is_dropped_and_the_rest_replayed() {
     let root = tempfile::tempdir().unwrap();
