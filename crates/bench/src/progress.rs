@@ -51,10 +51,12 @@ pub struct ProgressLine {
 }
 
 impl ProgressLine {
-    pub fn start(label: String, counters: Arc<Counters>) -> ProgressLine {
+    /// `workload` names the run; the line says "warm-up" until `warmup_end`, then "measure".
+    pub fn start(workload: &str, warmup_end: Instant, counters: Arc<Counters>) -> ProgressLine {
         if !std::io::stderr().is_terminal() {
             return ProgressLine { task: None };
         }
+        let workload = workload.to_string();
         let task = tokio::spawn(async move {
             let started = Instant::now();
             let mut last = (Instant::now(), 0u64);
@@ -70,6 +72,12 @@ impl ProgressLine {
                     0.0
                 };
                 last = (now, completed);
+                let phase = if now < warmup_end {
+                    "warm-up"
+                } else {
+                    "measure"
+                };
+                let label = format!("{workload} {phase}");
                 let line = progress_line(
                     &label,
                     started.elapsed(),

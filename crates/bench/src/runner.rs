@@ -170,7 +170,8 @@ impl Bench {
             Arc::clone(&self.stopped),
             Arc::clone(&counters),
         ));
-        let _progress = ProgressLine::start(self.args.workload.name().to_string(), counters);
+        let _progress =
+            ProgressLine::start(self.args.workload.name(), control.warmup_end, counters);
         let recorder = match self.args.workload {
             Workload::EphemeralChurn => self.run_churn(&control).await?,
             Workload::WatchFanout => self.run_fanout(&control).await,
