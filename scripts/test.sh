@@ -100,6 +100,12 @@ step "Python suite (kazoo against ZooKeeper and arbor)"
 export ARBOR_BIN=${ARBOR_BIN:-$repo_root/target/debug/arbor}
 timeout 1200 "$PYTHON" -m pytest -q -p no:cacheprovider tests/python || failed+=("pytest tests/python")
 
+# The seed's Java programs, the Java client, Curator recipes and zkCli.sh, against both servers.
+for target in zookeeper arbor; do
+  step "Java client, Curator and zkCli.sh against $target"
+  timeout 600 tests/java/run-against.sh "$target" || failed+=("tests/java against $target")
+done
+
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'FAILED: %s\n' "${failed[@]}" >&2
   exit 1

@@ -23,6 +23,8 @@ enum Command {
     Server(ServerArgs),
     /// A zkCli.sh-like shell (interactive, or one command when given).
     Shell(arbor_cli::shell::ShellArgs),
+    /// Benchmark a ZooKeeper-compatible server (Arbor or Apache ZooKeeper).
+    Bench(arbor_bench::BenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -101,6 +103,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Bench(args) => match runtime.block_on(arbor_bench::run(args)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("arbor bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Shell(args) => match runtime.block_on(arbor_cli::shell::run(args)) {
             Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
             Err(e) => {

@@ -20,17 +20,18 @@ use crate::db::Db;
 use crate::stats::ServerStats;
 use crate::watch::ConnId;
 
-/// Why the server could not start.
+/// Why the server could not start. Messages name the step; the cause is the error's source
+/// (printed after it by the binary), so it is not repeated in the message.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot create data directory {path}: {source}")]
+    #[error("cannot create data directory {path}")]
     DataDir {
         path: String,
         source: std::io::Error,
     },
-    #[error("storage: {0}")]
+    #[error("storage")]
     Quorum(#[from] arbor_quorum::QuorumError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
