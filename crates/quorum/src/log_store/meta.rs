@@ -14,8 +14,10 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,8 @@ use crate::types::{LogId, Vote};
 
 const STATE_FILE: &str = "raft-state";
 const COMMITTED_FILE: &str = "raft-committed";
+/// How often at most the committed-index hint is rewritten.
+const HINT_INTERVAL: Duration = Duration::from_millis(500);
 const STATE_MAGIC: &[u8; 8] = b"ARBRSTA1";
 const COMMITTED_MAGIC: &[u8; 8] = b"ARBRCMT1";
 
@@ -88,41 +92,70 @@ pub(crate) fn save_committed(dir: &Path, committed: Option<LogId>) -> io::Result
 
 /// Persists the newest committed log id in the background; dropping it writes the last
 /// submitted value and waits for the thread.
+///
+/// `submit` only stores the value in a slot (no channel message, no thread wake-up: it runs on
+/// every commit); the thread writes the slot's newest value at most once per `HINT_INTERVAL`,
+/// so the hint's fsyncs do not compete with the log's group commit.
 pub(crate) struct CommitHintWriter {
-    tx: Option<mpsc::Sender<Option<LogId>>>,
+    slot: Arc<HintSlot>,
     thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct HintSlot {
+    /// `Some(value)`: a value not yet written.
+    pending: Mutex<Option<Option<LogId>>>,
+    stopping: AtomicBool,
+    wake: Condvar,
 }
 
 impl CommitHintWriter {
     pub(crate) fn spawn(dir: PathBuf) -> io::Result<CommitHintWriter> {
-        let (tx, rx) = mpsc::channel::<Option<LogId>>();
+        let slot = Arc::new(HintSlot::default());
+        let worker = Arc::clone(&slot);
         let thread = thread::Builder::new()
             .name("arbor-commit-hint".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let latest = rx.try_iter().last().unwrap_or(first);
+            .spawn(move || loop {
+                let (value, stopping) = {
+                    let mut pending = worker.pending.lock().unwrap_or_else(|p| p.into_inner());
+                    if !worker.stopping.load(Ordering::Acquire) {
+                        pending = worker
+                            .wake
+                            .wait_timeout(pending, HINT_INTERVAL)
+                            .map(|(guard, _)| guard)
+                            .unwrap_or_else(|p| p.into_inner().0);
+                    }
+                    (pending.take(), worker.stopping.load(Ordering::Acquire))
+                };
+                if let Some(latest) = value {
                     if let Err(e) = save_committed(&dir, latest) {
                         tracing::warn!(error = %e, "could not save the committed-index hint");
                     }
                 }
+                if stopping {
+                    break;
+                }
             })?;
         Ok(CommitHintWriter {
-            tx: Some(tx),
+            slot,
             thread: Some(thread),
         })
     }
 
     pub(crate) fn submit(&self, committed: Option<LogId>) {
-        if let Some(tx) = &self.tx {
-            // The thread only stops when this handle drops; nothing to do if it died.
-            let _ = tx.send(committed);
-        }
+        *self.slot.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(committed);
     }
 }
 
 impl Drop for CommitHintWriter {
     fn drop(&mut self) {
-        self.tx.take();
+        {
+            // Under the lock, so the thread cannot miss the wake-up between its check of
+            // `stopping` and its wait.
+            let _pending = self.slot.pending.lock().unwrap_or_else(|p| p.into_inner());
+            self.slot.stopping.store(true, Ordering::Release);
+        }
+        self.slot.wake.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
