@@ -60,6 +60,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    spawn_memory_release();
     let server = arbor_server::Server::start(config)
         .await
         .context("cannot start the server")?;
@@ -68,6 +69,22 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// Returns freed memory to the OS every few seconds. mimalloc purges freed pages only while
+/// the process keeps allocating, so a large transient buffer (a snapshot being written or
+/// read) would otherwise stay resident in an idle server.
+fn spawn_memory_release() {
+    let spawned = std::thread::Builder::new()
+        .name("arbor-mem-release".into())
+        .spawn(|| loop {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            // SAFETY: mi_collect takes no pointers; it only walks mimalloc's own heaps.
+            unsafe { libmimalloc_sys::mi_collect(false) };
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the memory release thread: {e}");
+    }
 }
 
 async fn wait_for_shutdown_signal() {

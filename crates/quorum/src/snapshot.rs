@@ -7,7 +7,7 @@
 //! snapshot file is always complete; damage from elsewhere is caught by the checksums.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::SnapshotError;
@@ -138,6 +138,64 @@ pub fn read(path: &Path) -> Result<(SnapshotMeta, Vec<u8>), SnapshotError> {
     }
     let body = bytes.split_off(body_start);
     Ok((meta, body))
+}
+
+/// Open and verify a snapshot file without loading its body: returns the metadata and a
+/// reader positioned at the body. The body's checksum is verified in a streaming pass first,
+/// so restoring a large tree does not need the whole file in memory.
+pub fn open(path: &Path) -> Result<(SnapshotMeta, impl Read), SnapshotError> {
+    let io_err = |source| SnapshotError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let corrupt = |reason: &str| SnapshotError::Corrupt {
+        file: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let file_len = file.metadata().map_err(io_err)?.len();
+    let mut header = [0u8; HEADER_LEN];
+    if file_len < HEADER_LEN as u64 {
+        return Err(corrupt("file shorter than its header"));
+    }
+    file.read_exact(&mut header).map_err(io_err)?;
+    if &header[..8] != MAGIC {
+        return Err(corrupt("bad magic"));
+    }
+    if read_u32(&header, 8) != VERSION {
+        return Err(corrupt("unsupported format version"));
+    }
+    let meta_len = u64::from(read_u32(&header, 12));
+    let meta_crc = read_u32(&header, 16);
+    let body_crc = read_u32(&header, 20);
+    let body_len = read_u64(&header, 24);
+    let body_start = HEADER_LEN as u64 + meta_len;
+    if file_len < body_start || file_len - body_start != body_len {
+        return Err(corrupt("length mismatch (truncated file?)"));
+    }
+    let mut meta_bytes = vec![0u8; meta_len as usize];
+    file.read_exact(&mut meta_bytes).map_err(io_err)?;
+    if crc32fast::hash(&meta_bytes) != meta_crc {
+        return Err(corrupt("metadata checksum mismatch"));
+    }
+    let meta: SnapshotMeta =
+        bincode::deserialize(&meta_bytes).map_err(|_| corrupt("undecodable metadata"))?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut reader = BufReader::with_capacity(1 << 20, (&mut file).take(body_len));
+    loop {
+        let chunk = reader.fill_buf().map_err(io_err)?;
+        if chunk.is_empty() {
+            break;
+        }
+        hasher.update(chunk);
+        let n = chunk.len();
+        reader.consume(n);
+    }
+    if hasher.finalize() != body_crc {
+        return Err(corrupt("body checksum mismatch"));
+    }
+    file.seek(SeekFrom::Start(body_start)).map_err(io_err)?;
+    Ok((meta, BufReader::with_capacity(1 << 20, file.take(body_len))))
 }
 
 /// Delete all but the `keep` newest snapshot files; returns the ones kept, newest first.

@@ -86,9 +86,9 @@ impl StateMachine {
     }
 
     fn restore_file(&mut self, path: &Path) -> Result<(), SnapshotError> {
-        let (meta, body) = snapshot::read(path)?;
+        let (meta, mut body) = snapshot::open(path)?;
         self.applier
-            .restore(&mut body.as_slice())
+            .restore(&mut body)
             .map_err(|source| SnapshotError::Restore {
                 file: path.to_path_buf(),
                 source,
