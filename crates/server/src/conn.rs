@@ -394,7 +394,7 @@ impl Connection {
                 Pending::Reply(error_reply(xid, zxid, ErrorCode::ReconfigDisabled))
             }
             Request::Sasl(_) => Pending::Reply(error_reply(xid, zxid, ErrorCode::Unimplemented)),
-            request if request.is_write() => match ops::write_op(&request) {
+            request if request.is_write() => match ops::write_op(request) {
                 Ok((op, shape)) => Pending::Write {
                     xid,
                     shape,

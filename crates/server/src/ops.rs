@@ -37,7 +37,7 @@ pub enum WriteReply {
     Multi(Vec<WriteReply>),
 }
 
-fn create_op(r: &CreateRequest, ttl: i64, op: OpCode) -> Result<CreateOp, ErrorCode> {
+fn create_op(r: CreateRequest, ttl: i64, op: OpCode) -> Result<CreateOp, ErrorCode> {
     let mode = CreateMode::from_flags(r.flags).ok_or(ErrorCode::BadArguments)?;
     // ZooKeeper ties the opcode to the mode: createContainer only makes containers, and only
     // createContainer may.
@@ -46,30 +46,30 @@ fn create_op(r: &CreateRequest, ttl: i64, op: OpCode) -> Result<CreateOp, ErrorC
     }
     validate_create_path(&r.path, mode.is_sequential()).map_err(|_| ErrorCode::BadArguments)?;
     Ok(CreateOp {
-        path: r.path.clone(),
-        data: r.data.clone(),
-        acl: r.acl.clone(),
+        path: r.path,
+        data: r.data,
+        acl: r.acl,
         mode,
         ttl,
     })
 }
 
-fn create_ttl_op(r: &CreateTtlRequest) -> Result<CreateOp, ErrorCode> {
+fn create_ttl_op(r: CreateTtlRequest) -> Result<CreateOp, ErrorCode> {
     let mode = CreateMode::from_flags(r.flags).ok_or(ErrorCode::BadArguments)?;
     if !mode.is_ttl() {
         return Err(ErrorCode::BadArguments);
     }
     validate_create_path(&r.path, mode.is_sequential()).map_err(|_| ErrorCode::BadArguments)?;
     Ok(CreateOp {
-        path: r.path.clone(),
-        data: r.data.clone(),
-        acl: r.acl.clone(),
+        path: r.path,
+        data: r.data,
+        acl: r.acl,
         mode,
         ttl: r.ttl,
     })
 }
 
-fn multi_op(op: &MultiOp) -> Result<(TxnOp, WriteReply), ErrorCode> {
+fn multi_op(op: MultiOp) -> Result<(TxnOp, WriteReply), ErrorCode> {
     Ok(match op {
         MultiOp::Create(r) => (
             TxnOp::Create(create_op(r, -1, OpCode::Create)?),
@@ -88,7 +88,7 @@ fn multi_op(op: &MultiOp) -> Result<(TxnOp, WriteReply), ErrorCode> {
             valid(&r.path)?;
             (
                 TxnOp::Delete {
-                    path: r.path.clone(),
+                    path: r.path,
                     version: r.version,
                 },
                 WriteReply::Empty,
@@ -98,8 +98,8 @@ fn multi_op(op: &MultiOp) -> Result<(TxnOp, WriteReply), ErrorCode> {
             valid(&r.path)?;
             (
                 TxnOp::SetData {
-                    path: r.path.clone(),
-                    data: r.data.clone(),
+                    path: r.path,
+                    data: r.data,
                     version: r.version,
                 },
                 WriteReply::Stat,
@@ -109,7 +109,7 @@ fn multi_op(op: &MultiOp) -> Result<(TxnOp, WriteReply), ErrorCode> {
             valid(&r.path)?;
             (
                 TxnOp::Check {
-                    path: r.path.clone(),
+                    path: r.path,
                     version: r.version,
                 },
                 WriteReply::Empty,
@@ -122,7 +122,7 @@ fn multi_op(op: &MultiOp) -> Result<(TxnOp, WriteReply), ErrorCode> {
 /// Turns a write request into the txn op to propose, and how to shape its reply. Syntax errors
 /// (bad paths, modes) are answered here without consuming a zxid; everything that depends on
 /// the tree is decided when the txn is applied.
-pub fn write_op(request: &Request) -> Result<(TxnOp, WriteReply), ErrorCode> {
+pub fn write_op(request: Request) -> Result<(TxnOp, WriteReply), ErrorCode> {
     Ok(match request {
         Request::Create(r) => (
             TxnOp::Create(create_op(r, -1, OpCode::Create)?),
@@ -141,7 +141,7 @@ pub fn write_op(request: &Request) -> Result<(TxnOp, WriteReply), ErrorCode> {
             valid(&r.path)?;
             (
                 TxnOp::Delete {
-                    path: r.path.clone(),
+                    path: r.path,
                     version: r.version,
                 },
                 WriteReply::Empty,
@@ -151,8 +151,8 @@ pub fn write_op(request: &Request) -> Result<(TxnOp, WriteReply), ErrorCode> {
             valid(&r.path)?;
             (
                 TxnOp::SetData {
-                    path: r.path.clone(),
-                    data: r.data.clone(),
+                    path: r.path,
+                    data: r.data,
                     version: r.version,
                 },
                 WriteReply::Stat,
@@ -162,8 +162,8 @@ pub fn write_op(request: &Request) -> Result<(TxnOp, WriteReply), ErrorCode> {
             valid(&r.path)?;
             (
                 TxnOp::SetAcl {
-                    path: r.path.clone(),
-                    acl: r.acl.clone(),
+                    path: r.path,
+                    acl: r.acl,
                     version: r.version,
                 },
                 WriteReply::Stat,
@@ -173,7 +173,7 @@ pub fn write_op(request: &Request) -> Result<(TxnOp, WriteReply), ErrorCode> {
             valid(&r.path)?;
             (
                 TxnOp::Check {
-                    path: r.path.clone(),
+                    path: r.path,
                     version: r.version,
                 },
                 WriteReply::Empty,
@@ -469,18 +469,18 @@ mod tests {
 
     #[test]
     fn create_modes_must_match_opcode() {
-        assert!(write_op(&Request::Create(create("/a", 0))).is_ok());
+        assert!(write_op(Request::Create(create("/a", 0))).is_ok());
         assert_eq!(
-            write_op(&Request::Create(create("/a", 4))).unwrap_err(),
+            write_op(Request::Create(create("/a", 4))).unwrap_err(),
             ErrorCode::BadArguments
         );
-        assert!(write_op(&Request::CreateContainer(create("/a", 4))).is_ok());
+        assert!(write_op(Request::CreateContainer(create("/a", 4))).is_ok());
         assert_eq!(
-            write_op(&Request::CreateContainer(create("/a", 0))).unwrap_err(),
+            write_op(Request::CreateContainer(create("/a", 0))).unwrap_err(),
             ErrorCode::BadArguments
         );
         assert_eq!(
-            write_op(&Request::Create(create("/a", 99))).unwrap_err(),
+            write_op(Request::Create(create("/a", 99))).unwrap_err(),
             ErrorCode::BadArguments
         );
     }
@@ -488,17 +488,17 @@ mod tests {
     #[test]
     fn bad_paths_are_refused_before_proposing() {
         assert_eq!(
-            write_op(&Request::Create(create("a", 0))).unwrap_err(),
+            write_op(Request::Create(create("a", 0))).unwrap_err(),
             ErrorCode::BadArguments
         );
         assert_eq!(
-            write_op(&Request::Create(create("/a/", 0))).unwrap_err(),
+            write_op(Request::Create(create("/a/", 0))).unwrap_err(),
             ErrorCode::BadArguments
         );
         // A sequential create may end in '/': the suffix is appended.
-        assert!(write_op(&Request::Create(create("/a/", 2))).is_ok());
+        assert!(write_op(Request::Create(create("/a/", 2))).is_ok());
         assert_eq!(
-            write_op(&Request::Delete(DeleteRequest {
+            write_op(Request::Delete(DeleteRequest {
                 path: "//x".into(),
                 version: -1
             }))
@@ -517,7 +517,7 @@ mod tests {
                 version: 0,
             }),
         ]);
-        let (op, shape) = write_op(&req).unwrap();
+        let (op, shape) = write_op(req.clone()).unwrap();
         assert!(matches!(op, TxnOp::Multi(ref ops) if ops.len() == 3));
         let stat = Stat::default();
         let result = TxnResult::Multi(vec![
@@ -549,7 +549,7 @@ mod tests {
                 watch: false,
             },
         )]);
-        assert_eq!(write_op(&req).unwrap_err(), ErrorCode::BadArguments);
+        assert_eq!(write_op(req.clone()).unwrap_err(), ErrorCode::BadArguments);
     }
 
     #[test]
