@@ -12,6 +12,7 @@
 //! - [`network`]: the peer transport (a placeholder until the multi-server work);
 //! - [`quorum`]: the [`Quorum`] facade the server calls.
 
+mod batcher;
 pub mod error;
 mod files;
 pub mod log_store;
@@ -23,7 +24,7 @@ pub mod types;
 
 pub use error::{LogError, ProposeError, QuorumError, SnapshotError};
 pub use quorum::{Quorum, QuorumConfig, QuorumStatus, Role};
-pub use types::{Applier, Response, TypeConfig};
+pub use types::{Applier, Response, TxnBatch, TypeConfig};
 
 #[cfg(test)]
 pub(crate) mod test_util;

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbor_tree::Txn;
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::{BasicNode, Config, Raft, ServerState, SnapshotPolicy};
 use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::batcher::{self, Proposal};
 use crate::error::{ProposeError, QuorumError};
 use crate::log_store::{FlushAck, LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
 use crate::network::NoPeers;
@@ -35,7 +37,7 @@ pub struct QuorumConfig {
     pub data_log_dir: PathBuf,
     /// `forceSync`: fsync log appends before acknowledging them.
     pub force_sync: bool,
-    /// `snapCount`: log entries between snapshots.
+    /// `snapCount`: txns between snapshots.
     pub snap_count: u64,
     /// `autopurge.snapRetainCount`: snapshots kept (at least 3).
     pub snap_retain_count: usize,
@@ -158,6 +160,8 @@ struct QuorumInner {
     applied_zxid: Arc<AtomicI64>,
     log_syncs: Arc<AtomicU64>,
     retention: Mutex<Option<JoinHandle<()>>>,
+    /// Queue of the task that proposes txns in batches (see `batcher`).
+    batcher: mpsc::UnboundedSender<Proposal>,
     stopped: AtomicBool,
 }
 
@@ -205,6 +209,8 @@ impl Quorum {
         let raft = Raft::new(cfg.node_id, raft_config, NoPeers, log_store, state_machine)
             .await
             .map_err(|e| QuorumError::Raft(e.to_string()))?;
+        let (batcher, queue) = mpsc::unbounded_channel();
+        tokio::spawn(batcher::run(raft.clone(), queue, cfg.snap_count));
         let quorum = Quorum {
             inner: Arc::new(QuorumInner {
                 node_id: cfg.node_id,
@@ -212,6 +218,7 @@ impl Quorum {
                 applied_zxid,
                 log_syncs,
                 retention: Mutex::new(None),
+                batcher,
                 stopped: AtomicBool::new(false),
             }),
         };
@@ -283,24 +290,15 @@ impl Quorum {
     }
 
     /// Replicate `txn`; resolves once it is committed and applied here, with its zxid and the
-    /// applier's result. Many callers may propose at once: openraft batches their entries.
+    /// applier's result. Many callers may propose at once: their txns share log entries.
     pub async fn propose(&self, txn: Txn) -> Result<Response, ProposeError> {
-        match self.inner.raft.client_write(txn).await {
-            Ok(resp) => Ok(resp.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(ProposeError::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Err(RaftError::APIError(e)) => Err(ProposeError::Raft(e.to_string())),
-            Err(RaftError::Fatal(f)) => Err(ProposeError::Stopped(f.to_string())),
-        }
+        self.submit(txn).await?.await
     }
 
-    /// Hands `txn` to Raft now and returns a future for its outcome. Txns submitted one after
-    /// another by the same caller enter the log in that order, even while earlier ones are
-    /// still in flight (the hand-off is an unbounded channel send), which is what per-client
-    /// FIFO order with pipelining needs; `propose` cannot promise that to concurrent callers.
+    /// Queues `txn` for the log now and returns a future for its outcome. Txns submitted one
+    /// after another by the same caller enter the log in that order, even while earlier ones
+    /// are still in flight (the hand-off is an unbounded channel send to the one batcher),
+    /// which is what per-client FIFO order with pipelining needs.
     pub async fn submit(
         &self,
         txn: Txn,
@@ -308,21 +306,15 @@ impl Quorum {
         impl std::future::Future<Output = Result<Response, ProposeError>> + Send + 'static,
         ProposeError,
     > {
-        let rx = self
-            .inner
-            .raft
-            .client_write_ff(txn)
-            .await
-            .map_err(|f| ProposeError::Stopped(f.to_string()))?;
+        let (reply, outcome) = oneshot::channel();
+        self.inner
+            .batcher
+            .send(Proposal { txn, reply })
+            .map_err(|_| ProposeError::Stopped("the quorum is shut down".into()))?;
         Ok(async move {
-            match rx.await {
-                Ok(Ok(resp)) => Ok(resp.data),
-                Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(ProposeError::NotLeader {
-                    leader: f.leader_id,
-                }),
-                Ok(Err(e)) => Err(ProposeError::Raft(e.to_string())),
-                Err(_) => Err(ProposeError::Stopped("raft dropped the request".into())),
-            }
+            outcome
+                .await
+                .unwrap_or_else(|_| Err(ProposeError::Stopped("the quorum is shut down".into())))
         })
     }
 

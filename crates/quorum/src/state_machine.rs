@@ -9,6 +9,10 @@
 //! applied state (visible to readers, acknowledged to clients, put in snapshots) never includes
 //! an entry a crash could lose.
 //!
+//! zxids: a counter of applied txns (one per txn of each entry's [`crate::types::TxnBatch`];
+//! entries without txns do not advance it). It is a pure function of the log, so every replica
+//! assigns the same zxids; snapshots store it in the first 8 bytes of their body.
+//!
 //! Consistency of snapshots: openraft asks for a builder on the state-machine task and then
 //! builds in another task while applying continues. The applier's bytes are therefore taken in
 //! `get_snapshot_builder`, where they match `last_applied` exactly; writing and fsyncing the
@@ -19,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use arbor_tree::{Applied, TxnResult};
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 
@@ -27,9 +30,16 @@ use crate::error::SnapshotError;
 use crate::log_store::DurabilityGate;
 use crate::snapshot;
 use crate::types::{
-    zxid_of, Applier, Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError,
-    StoredMembership, TypeConfig,
+    Applier, Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership,
+    TypeConfig,
 };
+
+/// Reads the zxid that prefixes a snapshot body.
+fn read_zxid(body: &mut impl io::Read) -> io::Result<i64> {
+    let mut bytes = [0u8; 8];
+    body.read_exact(&mut bytes)?;
+    Ok(i64::from_le_bytes(bytes))
+}
 
 /// The state machine handed to openraft.
 pub struct StateMachine {
@@ -38,6 +48,8 @@ pub struct StateMachine {
     retain_count: usize,
     last_applied: Option<LogId>,
     membership: StoredMembership,
+    /// The zxid of the last applied txn; published through `applied_zxid`.
+    zxid: i64,
     applied_zxid: Arc<AtomicI64>,
     durability: Option<DurabilityGate>,
 }
@@ -63,6 +75,7 @@ impl StateMachine {
             retain_count,
             last_applied: None,
             membership: StoredMembership::default(),
+            zxid: 0,
             applied_zxid: Arc::new(AtomicI64::new(0)),
             durability: None,
         };
@@ -87,20 +100,21 @@ impl StateMachine {
 
     fn restore_file(&mut self, path: &Path) -> Result<(), SnapshotError> {
         let (meta, mut body) = snapshot::open(path)?;
-        self.applier
-            .restore(&mut body)
-            .map_err(|source| SnapshotError::Restore {
-                file: path.to_path_buf(),
-                source,
-            })?;
-        self.set_applied_from(&meta);
+        let restore_err = |source| SnapshotError::Restore {
+            file: path.to_path_buf(),
+            source,
+        };
+        let zxid = read_zxid(&mut body).map_err(restore_err)?;
+        self.applier.restore(&mut body).map_err(restore_err)?;
+        self.set_applied_from(&meta, zxid);
         Ok(())
     }
 
-    fn set_applied_from(&mut self, meta: &SnapshotMeta) {
+    fn set_applied_from(&mut self, meta: &SnapshotMeta, zxid: i64) {
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        let zxid = meta.last_log_id.map_or(0, |id| zxid_of(id.index));
+        self.zxid = zxid;
+        self.applier.advance(zxid);
         self.applied_zxid.store(zxid, Ordering::Release);
     }
 
@@ -135,13 +149,6 @@ fn snapshot_err(meta: Option<&SnapshotMeta>, verb: ErrorVerb, e: impl ToString) 
     )
 }
 
-fn done() -> Applied {
-    Applied {
-        result: TxnResult::Done,
-        triggers: Vec::new(),
-    }
-}
-
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
@@ -149,7 +156,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((self.last_applied, self.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Response>>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -161,28 +168,33 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     StorageError::from_io_error(ErrorSubject::Logs, ErrorVerb::Read, e)
                 })?;
             }
-            let zxid = zxid_of(entry.log_id.index);
-            let applied = match &entry.payload {
-                EntryPayload::Normal(txn) => self.applier.apply(zxid, txn),
-                EntryPayload::Blank => {
-                    self.applier.advance(zxid);
-                    done()
-                }
+            let produced = match &entry.payload {
+                EntryPayload::Normal(batch) => batch
+                    .0
+                    .iter()
+                    .map(|txn| {
+                        self.zxid += 1;
+                        Response {
+                            zxid: self.zxid,
+                            applied: self.applier.apply(self.zxid, txn),
+                        }
+                    })
+                    .collect(),
+                EntryPayload::Blank => Vec::new(),
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(entry.log_id), m.clone());
-                    self.applier.advance(zxid);
-                    done()
+                    Vec::new()
                 }
             };
             self.last_applied = Some(entry.log_id);
-            self.applied_zxid.store(zxid, Ordering::Release);
-            responses.push(Response { zxid, applied });
+            self.applied_zxid.store(self.zxid, Ordering::Release);
+            responses.push(produced);
         }
         Ok(responses)
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
-        let mut body = Vec::new();
+        let mut body = self.zxid.to_le_bytes().to_vec();
         let body = self.applier.snapshot(&mut body).map(|()| body);
         SnapshotBuilder {
             dir: self.dir.clone(),
@@ -213,10 +225,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         .map_err(|e| snapshot_err(Some(meta), ErrorVerb::Write, e));
         let (path, body) = path?;
 
+        let mut input = body.as_slice();
+        let zxid =
+            read_zxid(&mut input).map_err(|e| snapshot_err(Some(meta), ErrorVerb::Read, e))?;
         self.applier
-            .restore(&mut body.as_slice())
+            .restore(&mut input)
             .map_err(|e| snapshot_err(Some(meta), ErrorVerb::Read, e))?;
-        self.set_applied_from(meta);
+        self.set_applied_from(meta, zxid);
         // The installed snapshot replaces the log and state the older ones were based on.
         snapshot::remove_all_except(&self.dir, &path)
             .map_err(|e| snapshot_err(Some(meta), ErrorVerb::Delete, e))?;

@@ -6,11 +6,12 @@ use arbor_tree::{Applied, Txn};
 use serde::{Deserialize, Serialize};
 
 openraft::declare_raft_types!(
-    /// Openraft types for Arbor: the log carries [`Txn`]s and node ids are `u64` (ZooKeeper's
-    /// `server.N` ids). Snapshots travel as in-memory buffers holding the applier's bytes.
+    /// Openraft types for Arbor: each log entry carries a [`TxnBatch`] and node ids are `u64`
+    /// (ZooKeeper's `server.N` ids). Snapshots travel as in-memory buffers holding the
+    /// applier's bytes.
     pub TypeConfig:
-        D = Txn,
-        R = Response,
+        D = TxnBatch,
+        R = Vec<Response>,
         NodeId = u64,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,
@@ -28,7 +29,13 @@ pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, Node>;
 pub type StoredMembership = openraft::StoredMembership<NodeId, Node>;
 pub type Snapshot = openraft::Snapshot<TypeConfig>;
 
-/// What a committed log entry produced: its zxid and the applier's result.
+/// The txns of one log entry, proposed together. openraft appends, flushes and applies one
+/// entry at a time, so carrying every txn that is waiting in one entry pays that per-entry
+/// cost once per batch (group commit at the Raft level, on top of the log's group fsync).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxnBatch(pub Vec<Txn>);
+
+/// What one committed txn produced: its zxid and the applier's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub zxid: i64,
@@ -39,18 +46,13 @@ pub struct Response {
 ///
 /// Calls come from one task, in log order; `apply` must be deterministic.
 pub trait Applier: Send + Sync + 'static {
-    /// Apply a committed txn whose zxid (= Raft log index) is `zxid`. Called in log order.
+    /// Apply a committed txn whose zxid is `zxid`. Called in log order; zxids are consecutive
+    /// (1, 2, 3, ...: one per txn, as in ZooKeeper within an epoch).
     fn apply(&self, zxid: i64, txn: &Txn) -> Applied;
-    /// A log entry without a txn (blank/membership) was applied at `zxid`.
+    /// The last applied zxid is `zxid` (after a snapshot was restored).
     fn advance(&self, zxid: i64);
     /// Write a consistent snapshot of the application state.
     fn snapshot(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
     /// Replace the application state from a snapshot written by `snapshot`.
     fn restore(&self, input: &mut dyn std::io::Read) -> std::io::Result<()>;
-}
-
-/// The zxid of the entry at Raft log index `index`. Indexes never get near `i64::MAX` in
-/// practice; saturate rather than wrap if one ever did.
-pub(crate) fn zxid_of(index: u64) -> i64 {
-    i64::try_from(index).unwrap_or(i64::MAX)
 }

@@ -244,6 +244,19 @@ async fn write_then_kill(server: &mut ArborServer, paths: &[String]) {
     kill9(server);
 }
 
+/// Creates `paths` one at a time (each acknowledged before the next is sent), then kill -9.
+/// Concurrent writes share log records (the quorum batches them into one Raft entry); one at
+/// a time, each create is its own record, so "the last record" is exactly the last create.
+async fn write_one_by_one_then_kill(server: &mut ArborServer, paths: &[String]) {
+    let client = connect(&server.connect_string()).await;
+    for path in paths {
+        if let Err(e) = client.create(path, &data_for(path), &persistent()).await {
+            panic!("create {path}: {e}");
+        }
+    }
+    kill9(server);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_log_tail_is_cut_off_and_the_rest_recovered() {
     let mut server = common::start_arbor(&[]);
@@ -253,7 +266,7 @@ async fn a_torn_log_tail_is_cut_off_and_the_rest_recovered() {
 
     // Round 1: the last record loses its final bytes, as if the crash interrupted its write.
     let first = paths("/torn", 0..40);
-    write_then_kill(&mut server, &first).await;
+    write_one_by_one_then_kill(&mut server, &first).await;
     let segment = newest_segment(&server);
     let len = std::fs::metadata(&segment).unwrap().len();
     let file = std::fs::OpenOptions::new()

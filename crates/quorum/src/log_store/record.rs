@@ -138,17 +138,19 @@ fn record_at(bytes: &[u8], pos: usize) -> Result<(Entry, u32), &'static str> {
 pub(crate) mod tests {
     use super::*;
     use arbor_tree::{Txn, TxnOp};
+
+    use crate::types::TxnBatch;
     use openraft::{CommittedLeaderId, EntryPayload, LogId};
 
     pub(crate) fn txn_entry(term: u64, index: u64) -> Entry {
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(term, 1), index),
-            payload: EntryPayload::Normal(Txn {
+            payload: EntryPayload::Normal(TxnBatch(vec![Txn {
                 session: index as i64,
                 time: 0,
                 auth: vec![],
                 op: TxnOp::Noop,
-            }),
+            }])),
         }
     }
 

@@ -60,15 +60,15 @@ async fn standalone_leads_and_reports_status() {
     assert_eq!(status.leader, Some(1));
     assert_eq!(status.voters, vec![1]);
     assert!(status.term >= 1);
-    assert_eq!(
-        status.last_log_index.map(zxid_of_index),
-        Some(status.last_applied_zxid)
-    );
+    // zxids count txns; the log so far holds only the membership and leader entries.
+    assert_eq!(status.last_applied_zxid, 0);
+    let before = status.last_log_index.expect("membership entry");
 
     let resp = quorum.propose(labelled_txn(7)).await.unwrap();
+    assert_eq!(resp.zxid, 1);
     assert_eq!(quorum.last_applied_zxid(), resp.zxid);
     assert_eq!(quorum.barrier().await.unwrap(), resp.zxid);
-    assert_eq!(quorum.metrics().last_log_index, Some(resp.zxid as u64));
+    assert_eq!(quorum.metrics().last_log_index, Some(before + 1));
 
     quorum.shutdown().await;
     assert!(matches!(
@@ -76,10 +76,6 @@ async fn standalone_leads_and_reports_status() {
         Err(ProposeError::Stopped(_))
     ));
     quorum.shutdown().await; // idempotent
-}
-
-fn zxid_of_index(index: u64) -> i64 {
-    crate::types::zxid_of(index)
 }
 
 #[tokio::test]
@@ -117,7 +113,8 @@ async fn restart_restores_snapshot_and_replays_only_the_tail() {
     propose_labels(&quorum, 0..20).await;
     quorum.snapshot_now().await.unwrap();
     let snap_index = quorum.metrics().snapshot_index.unwrap();
-    assert_eq!(snap_index as i64, quorum.last_applied_zxid());
+    assert_eq!(Some(snap_index), quorum.metrics().last_log_index);
+    assert_eq!(quorum.last_applied_zxid(), 20, "one zxid per txn");
     propose_labels(&quorum, 20..30).await;
     quorum.shutdown().await;
 

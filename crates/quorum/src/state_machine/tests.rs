@@ -8,6 +8,7 @@ use tempfile::TempDir;
 use super::*;
 use crate::log_store::{FlushAck, LogOptions, LogStore};
 use crate::test_util::{labelled_txn, RecordingApplier};
+use crate::types::TxnBatch;
 
 struct SuiteBuilder;
 
@@ -45,7 +46,7 @@ fn log_id(term: u64, index: u64) -> LogId {
 fn normal(index: u64) -> Entry {
     Entry {
         log_id: log_id(1, index),
-        payload: EntryPayload::Normal(labelled_txn(index as i64)),
+        payload: EntryPayload::Normal(TxnBatch(vec![labelled_txn(index as i64)])),
     }
 }
 
@@ -70,16 +71,20 @@ async fn apply_delegates_in_order_and_tracks_state() {
         .apply(vec![membership(1), blank, normal(3), normal(4)])
         .await
         .unwrap();
+    // One result list per entry; zxids count txns only (membership and blank entries have none).
     assert_eq!(
-        responses.iter().map(|r| r.zxid).collect::<Vec<_>>(),
-        vec![1, 2, 3, 4]
+        responses
+            .iter()
+            .map(|r| r.iter().map(|r| r.zxid).collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+        vec![vec![], vec![], vec![1], vec![2]]
     );
-    assert_eq!(applier.advanced(), vec![1, 2]);
+    assert!(applier.advanced().is_empty());
     assert_eq!(applier.labels(), vec![3, 4]);
     let (applied, membership) = sm.applied_state().await.unwrap();
     assert_eq!(applied, Some(log_id(1, 4)));
     assert_eq!(membership.log_id(), &Some(log_id(1, 1)));
-    assert_eq!(sm.applied_zxid().load(Ordering::Acquire), 4);
+    assert_eq!(sm.applied_zxid().load(Ordering::Acquire), 2);
 }
 
 #[tokio::test]
@@ -112,7 +117,9 @@ async fn snapshot_restores_on_open_and_damaged_newest_falls_back() {
     let sm = StateMachine::open(dir.path(), applier.clone(), 3).unwrap();
     assert_eq!(sm.last_applied(), Some(log_id(1, 4)));
     assert_eq!(applier.labels(), vec![2, 3, 4]);
-    assert_eq!(sm.applied_zxid().load(Ordering::Acquire), 4);
+    // Three txns were applied (entry 1 is the membership): the snapshot carries zxid 3.
+    assert_eq!(sm.applied_zxid().load(Ordering::Acquire), 3);
+    assert_eq!(applier.advanced(), vec![3]);
     drop(sm);
 
     // Damage the newest snapshot: the previous one is used instead.
@@ -142,10 +149,11 @@ async fn builder_captures_state_at_request_time() {
     sm.apply(vec![normal(3)]).await.unwrap();
     let snap = builder.build_snapshot().await.unwrap();
     assert_eq!(snap.meta.last_log_id, Some(log_id(1, 2)));
+    // The body is the zxid of the last txn in it, then the applier's bytes.
+    let body = snap.snapshot.get_ref();
+    assert_eq!(i64::from_le_bytes(body[..8].try_into().unwrap()), 2);
     let restored = RecordingApplier::default();
-    restored
-        .restore(&mut snap.snapshot.get_ref().as_slice())
-        .unwrap();
+    restored.restore(&mut &body[8..]).unwrap();
     assert_eq!(restored.labels(), vec![1, 2]);
 }
 
