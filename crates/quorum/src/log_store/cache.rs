@@ -8,7 +8,8 @@ use std::collections::VecDeque;
 use crate::types::Entry;
 
 const MAX_ENTRIES: usize = 8192;
-const MAX_BYTES: usize = 64 << 20;
+/// Entries carry whole txn batches (up to 1024 txns), so bytes, not entries, bound it.
+const MAX_BYTES: usize = 8 << 20;
 
 /// Contiguous entries `first_index .. first_index + entries.len()`.
 #[derive(Default)]
