@@ -123,61 +123,25 @@ fn multi_op(op: MultiOp) -> Result<(TxnOp, WriteReply), ErrorCode> {
 /// (bad paths, modes) are answered here without consuming a zxid; everything that depends on
 /// the tree is decided when the txn is applied.
 pub fn write_op(request: Request) -> Result<(TxnOp, WriteReply), ErrorCode> {
-    Ok(match request {
-        Request::Create(r) => (
-            TxnOp::Create(create_op(r, -1, OpCode::Create)?),
-            WriteReply::Create,
-        ),
-        Request::Create2(r) => (
-            TxnOp::Create(create_op(r, -1, OpCode::Create2)?),
-            WriteReply::Create2,
-        ),
-        Request::CreateContainer(r) => (
-            TxnOp::Create(create_op(r, -1, OpCode::CreateContainer)?),
-            WriteReply::Create2,
-        ),
-        Request::CreateTtl(r) => (TxnOp::Create(create_ttl_op(r)?), WriteReply::Create2),
-        Request::Delete(r) => {
-            valid(&r.path)?;
-            (
-                TxnOp::Delete {
-                    path: r.path,
-                    version: r.version,
-                },
-                WriteReply::Empty,
-            )
-        }
-        Request::SetData(r) => {
-            valid(&r.path)?;
-            (
-                TxnOp::SetData {
-                    path: r.path,
-                    data: r.data,
-                    version: r.version,
-                },
-                WriteReply::Stat,
-            )
-        }
+    // The ops a multi may hold mean the same on their own: one mapping serves both.
+    let single = match request {
+        Request::Create(r) => MultiOp::Create(r),
+        Request::Create2(r) => MultiOp::Create2(r),
+        Request::CreateContainer(r) => MultiOp::CreateContainer(r),
+        Request::CreateTtl(r) => MultiOp::CreateTtl(r),
+        Request::Delete(r) => MultiOp::Delete(r),
+        Request::SetData(r) => MultiOp::SetData(r),
+        Request::Check(r) => MultiOp::Check(r),
         Request::SetAcl(r) => {
             valid(&r.path)?;
-            (
+            return Ok((
                 TxnOp::SetAcl {
                     path: r.path,
                     acl: r.acl,
                     version: r.version,
                 },
                 WriteReply::Stat,
-            )
-        }
-        Request::Check(r) => {
-            valid(&r.path)?;
-            (
-                TxnOp::Check {
-                    path: r.path,
-                    version: r.version,
-                },
-                WriteReply::Empty,
-            )
+            ));
         }
         Request::Multi(ops) => {
             let mut txn_ops = Vec::with_capacity(ops.len());
@@ -187,10 +151,11 @@ pub fn write_op(request: Request) -> Result<(TxnOp, WriteReply), ErrorCode> {
                 txn_ops.push(t);
                 replies.push(r);
             }
-            (TxnOp::Multi(txn_ops), WriteReply::Multi(replies))
+            return Ok((TxnOp::Multi(txn_ops), WriteReply::Multi(replies)));
         }
         _ => return Err(ErrorCode::Unimplemented),
-    })
+    };
+    multi_op(single)
 }
 
 fn op_result(shape: &WriteReply, result: &OpResult) -> MultiResult {
