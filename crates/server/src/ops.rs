@@ -37,50 +37,56 @@ pub enum WriteReply {
     Multi(Vec<WriteReply>),
 }
 
-fn create_op(r: CreateRequest, ttl: i64, op: OpCode) -> Result<CreateOp, ErrorCode> {
-    let mode = CreateMode::from_flags(r.flags).ok_or(ErrorCode::BadArguments)?;
-    // ZooKeeper ties the opcode to the mode: createContainer only makes containers, and only
-    // createContainer may.
-    if (op == OpCode::CreateContainer) != mode.is_container() {
-        return Err(ErrorCode::BadArguments);
-    }
-    validate_create_path(&r.path, mode.is_sequential()).map_err(|_| ErrorCode::BadArguments)?;
-    Ok(CreateOp {
-        path: r.path,
-        data: r.data,
-        acl: r.acl,
-        mode,
-        ttl,
-    })
+fn create_op(r: CreateRequest, op: OpCode) -> Result<CreateOp, ErrorCode> {
+    create(r.path, r.data, r.acl, r.flags, -1, op)
 }
 
 fn create_ttl_op(r: CreateTtlRequest) -> Result<CreateOp, ErrorCode> {
-    let mode = CreateMode::from_flags(r.flags).ok_or(ErrorCode::BadArguments)?;
-    if !mode.is_ttl() {
+    create(r.path, r.data, r.acl, r.flags, r.ttl, OpCode::CreateTtl)
+}
+
+/// A create of any kind. ZooKeeper ties the opcode to the mode: createTTL only makes TTL
+/// nodes, createContainer only containers, and only createContainer may make one. (A TTL mode
+/// sent with plain create carries no ttl; the tree refuses it with BADARGUMENTS.)
+fn create(
+    path: String,
+    data: Vec<u8>,
+    acl: Vec<Acl>,
+    flags: i32,
+    ttl: i64,
+    op: OpCode,
+) -> Result<CreateOp, ErrorCode> {
+    let mode = CreateMode::from_flags(flags).ok_or(ErrorCode::BadArguments)?;
+    let mode_fits_op = match op {
+        OpCode::CreateTtl => mode.is_ttl(),
+        OpCode::CreateContainer => mode.is_container(),
+        _ => !mode.is_container(),
+    };
+    if !mode_fits_op {
         return Err(ErrorCode::BadArguments);
     }
-    validate_create_path(&r.path, mode.is_sequential()).map_err(|_| ErrorCode::BadArguments)?;
+    validate_create_path(&path, mode.is_sequential()).map_err(|_| ErrorCode::BadArguments)?;
     Ok(CreateOp {
-        path: r.path,
-        data: r.data,
-        acl: r.acl,
+        path,
+        data,
+        acl,
         mode,
-        ttl: r.ttl,
+        ttl,
     })
 }
 
 fn multi_op(op: MultiOp) -> Result<(TxnOp, WriteReply), ErrorCode> {
     Ok(match op {
         MultiOp::Create(r) => (
-            TxnOp::Create(create_op(r, -1, OpCode::Create)?),
+            TxnOp::Create(create_op(r, OpCode::Create)?),
             WriteReply::Create,
         ),
         MultiOp::Create2(r) => (
-            TxnOp::Create(create_op(r, -1, OpCode::Create2)?),
+            TxnOp::Create(create_op(r, OpCode::Create2)?),
             WriteReply::Create2,
         ),
         MultiOp::CreateContainer(r) => (
-            TxnOp::Create(create_op(r, -1, OpCode::CreateContainer)?),
+            TxnOp::Create(create_op(r, OpCode::CreateContainer)?),
             WriteReply::Create2,
         ),
         MultiOp::CreateTtl(r) => (TxnOp::Create(create_ttl_op(r)?), WriteReply::Create2),
@@ -446,6 +452,24 @@ mod tests {
         );
         assert_eq!(
             write_op(Request::Create(create("/a", 99))).unwrap_err(),
+            ErrorCode::BadArguments
+        );
+        let ttl = |flags| CreateTtlRequest {
+            path: "/t".into(),
+            data: vec![],
+            acl: Acl::open_unsafe(),
+            flags,
+            ttl: 1000,
+        };
+        assert!(matches!(
+            write_op(Request::CreateTtl(ttl(5))),
+            Ok((
+                TxnOp::Create(CreateOp { ttl: 1000, .. }),
+                WriteReply::Create2
+            ))
+        ));
+        assert_eq!(
+            write_op(Request::CreateTtl(ttl(0))).unwrap_err(),
             ErrorCode::BadArguments
         );
     }
