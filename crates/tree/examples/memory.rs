@@ -1,6 +1,7 @@
 //! Measures resident memory for a large tree: `cargo run --release -p arbor-tree --example
 //! memory -- [nodes] [data_bytes]` (defaults: 1,000,000 nodes of 100 bytes, under 1,000
-//! parents). Prints RSS before and after (Linux `/proc/self/status`).
+//! parents). Prints RSS before and after (Linux `/proc/self/status`), and how long writing and
+//! reading a snapshot of the tree takes (the server writes one every snapCount txns).
 
 use arbor_proto::{Acl, CreateMode};
 use arbor_tree::{CreateOp, DataTree, TreeOptions, Txn, TxnOp};
@@ -57,5 +58,27 @@ fn main() {
         (after - before) * 1024.0 * 1024.0 / nodes as f64,
         nodes as f64 / elapsed.as_secs_f64(),
         tree.digest()
+    );
+
+    let started = std::time::Instant::now();
+    let mut snapshot = Vec::new();
+    if let Err(e) = tree.write_snapshot(&mut snapshot) {
+        eprintln!("snapshot failed: {e}");
+        return;
+    }
+    let written = started.elapsed();
+    let started = std::time::Instant::now();
+    let restored = DataTree::read_snapshot(&mut snapshot.as_slice());
+    let read = started.elapsed();
+    println!(
+        "snapshot: {:.1} MiB written in {:.0} ms, read back in {:.0} ms ({})",
+        snapshot.len() as f64 / (1024.0 * 1024.0),
+        written.as_secs_f64() * 1000.0,
+        read.as_secs_f64() * 1000.0,
+        match restored {
+            Ok(t) if t.digest() == tree.digest() => "same digest",
+            Ok(_) => "DIGEST DIFFERS",
+            Err(_) => "UNREADABLE",
+        }
     );
 }

@@ -61,6 +61,7 @@ impl DataTree {
         let mut out = Encoder {
             inner: BufWriter::new(w),
             crc: crc32fast::Hasher::new(),
+            scratch: Vec::new(),
         };
         out.raw(MAGIC)?;
         out.u32(FORMAT_VERSION)?;
@@ -317,6 +318,10 @@ fn fill(node: &mut Node, record: &NodeRecord) {
 struct Encoder<W: Write> {
     inner: W,
     crc: crc32fast::Hasher,
+    /// One node's encoding: the checksum and the writer are fed once per node, not per field
+    /// (per-field calls made writing a million-node snapshot ~2x slower, and the server's
+    /// writes wait while it is taken).
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> Encoder<W> {
@@ -349,17 +354,29 @@ impl<W: Write> Encoder<W> {
     }
 
     fn node(&mut self, parent: u32, node: &Node, acl_position: u32) -> io::Result<()> {
-        self.u32(parent)?;
-        self.bytes(node.name().as_bytes())?;
-        self.bytes(node.data())?;
-        self.u32(acl_position)?;
+        fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> io::Result<()> {
+            let len = u32::try_from(bytes.len())
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "field over 4 GiB"))?;
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(bytes);
+            Ok(())
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        buf.extend_from_slice(&parent.to_le_bytes());
+        put_bytes(&mut buf, node.name().as_bytes())?;
+        put_bytes(&mut buf, node.data())?;
+        buf.extend_from_slice(&acl_position.to_le_bytes());
         for v in [node.czxid, node.mzxid, node.ctime, node.mtime, node.owner] {
-            self.i64(v)?;
+            buf.extend_from_slice(&v.to_le_bytes());
         }
         for v in [node.version, node.aversion, node.cversion()] {
-            self.i32(v)?;
+            buf.extend_from_slice(&v.to_le_bytes());
         }
-        self.i64(node.pzxid())
+        buf.extend_from_slice(&node.pzxid().to_le_bytes());
+        let written = self.raw(&buf);
+        self.scratch = buf;
+        written
     }
 }
 
