@@ -130,17 +130,9 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let established = match establish(&shared, &connect).await {
         Handshake::Accepted(e) => e,
         Handshake::Expired => {
-            let refusal = ConnectResponse {
-                protocol_version: 0,
-                timeout_ms: 0,
-                session_id: 0,
-                password: vec![0; 16],
-                read_only: false,
-                has_read_only: connect.has_read_only,
-            };
-            let _ = write_half
-                .write_all(&arbor_proto::frame::framed(|w| refusal.encode(w)))
-                .await;
+            // ZooKeeper's refusal: session 0, timeout 0; the client reports it as expired.
+            let refusal = connect_response_frame(0, 0, vec![0; 16], connect.has_read_only);
+            let _ = write_half.write_all(&refusal).await;
             let _ = write_half.shutdown().await;
             return;
         }
@@ -158,17 +150,12 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 
     let (outbox, outbox_rx) = mpsc::unbounded_channel();
     let closed = Arc::new(Notify::new());
-    let response = ConnectResponse {
-        protocol_version: 0,
-        timeout_ms: established.timeout_ms,
-        session_id: established.session,
-        password: established.password,
-        read_only: false,
-        has_read_only: connect.has_read_only,
-    };
-    let _ = outbox.send(Outbound::Frame(arbor_proto::frame::framed(|w| {
-        response.encode(w)
-    })));
+    let _ = outbox.send(Outbound::Frame(connect_response_frame(
+        established.session,
+        established.timeout_ms,
+        established.password,
+        connect.has_read_only,
+    )));
     shared.db.register_connection(conn_id, outbox.clone());
     let previous = shared
         .db
@@ -220,6 +207,24 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     shared.connections.lock().remove(&conn_id);
     let _ = responder.await;
     let _ = writer.await;
+}
+
+/// A framed ConnectResponse; the readOnly byte is sent only to clients that sent one.
+fn connect_response_frame(
+    session_id: SessionId,
+    timeout_ms: i32,
+    password: Vec<u8>,
+    has_read_only: bool,
+) -> Vec<u8> {
+    let response = ConnectResponse {
+        protocol_version: 0,
+        timeout_ms,
+        session_id,
+        password,
+        read_only: false,
+        has_read_only,
+    };
+    arbor_proto::frame::framed(|w| response.encode(w))
 }
 
 struct Established {

@@ -54,7 +54,6 @@ pub struct Db {
     hub: Mutex<Hub>,
     sessions: Mutex<SessionTracker>,
     last_zxid: AtomicI64,
-    options: TreeOptions,
 }
 
 impl Db {
@@ -64,7 +63,6 @@ impl Db {
             hub: Mutex::new(Hub::default()),
             sessions: Mutex::new(SessionTracker::default()),
             last_zxid: AtomicI64::new(0),
-            options,
         }
     }
 
@@ -117,10 +115,6 @@ impl Db {
             event,
             path: path.to_owned(),
         });
-    }
-
-    pub fn options(&self) -> &TreeOptions {
-        &self.options
     }
 
     fn after_apply(&self, txn: &Txn, applied: &Applied) {
