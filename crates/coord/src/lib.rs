@@ -10,6 +10,7 @@
 //! The trait is generic-friendly rather than object-safe (`impl Future` returns): modules take
 //! `C: Coordination`.
 
+pub mod api;
 mod model;
 pub mod remote;
 

@@ -1,0 +1,105 @@
+//! A framework-free HTTP exchange for the modules' JSON APIs.
+//!
+//! The config center and naming crates answer [`ApiRequest`]s with [`ApiResponse`]s and know
+//! nothing of hyper; the server's admin HTTP listener parses requests, routes `/api/v1/...` to
+//! the module that owns the prefix, and writes the response back.
+
+/// One HTTP request, already read in full.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApiRequest {
+    /// Upper-case method: GET, PUT, POST, DELETE.
+    pub method: String,
+    /// The path, percent-decoded, starting with `/api/v1/`.
+    pub path: String,
+    /// Query parameters in order, percent-decoded.
+    pub query: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Who is asking, when the listener authenticated the caller (token name); `None` otherwise.
+    pub principal: Option<String>,
+}
+
+impl ApiRequest {
+    /// The first value of query parameter `name`.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The path below `prefix` split into segments, or `None` if the path is not under it.
+    pub fn segments_under(&self, prefix: &str) -> Option<Vec<&str>> {
+        let rest = self.path.strip_prefix(prefix)?;
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        Some(
+            rest.split('/')
+                .filter(|segment| !segment.is_empty())
+                .collect(),
+        )
+    }
+}
+
+/// One HTTP response with a JSON (or plain text) body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl ApiResponse {
+    /// A JSON body from already-serialized bytes.
+    pub fn json(status: u16, body: Vec<u8>) -> ApiResponse {
+        ApiResponse {
+            status,
+            content_type: "application/json",
+            body,
+        }
+    }
+
+    /// `{"error": message}` with `status`.
+    pub fn error(status: u16, message: &str) -> ApiResponse {
+        let escaped: String = message
+            .chars()
+            .flat_map(|c| match c {
+                '"' => vec!['\\', '"'],
+                '\\' => vec!['\\', '\\'],
+                '\n' => vec!['\\', 'n'],
+                c if (c as u32) < 0x20 => format!("\\u{:04x}", c as u32).chars().collect(),
+                c => vec![c],
+            })
+            .collect();
+        ApiResponse::json(status, format!("{{\"error\":\"{escaped}\"}}").into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_under_prefix_only_match_whole_segments() {
+        let request = ApiRequest {
+            path: "/api/v1/config/prod/web".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            request.segments_under("/api/v1/config"),
+            Some(vec!["prod", "web"])
+        );
+        assert_eq!(request.segments_under("/api/v1/conf"), None);
+        assert_eq!(request.segments_under("/api/v1/services"), None);
+    }
+
+    #[test]
+    fn error_bodies_are_valid_json_strings() {
+        let response = ApiResponse::error(400, "bad \"name\"\n\u{1}");
+        assert_eq!(
+            response.body,
+            br#"{"error":"bad \"name\"\n\u0001"}"#.to_vec()
+        );
+        assert_eq!(response.status, 400);
+    }
+}
