@@ -1,1 +1,4 @@
+pub mod cluster_cmd;
+pub mod config_cmd;
+pub mod naming_cmd;
 pub mod shell;

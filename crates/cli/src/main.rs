@@ -30,6 +30,12 @@ enum Command {
     Shell(arbor_cli::shell::ShellArgs),
     /// Benchmark a ZooKeeper-compatible server (Arbor or Apache ZooKeeper).
     Bench(arbor_bench::BenchArgs),
+    /// Versioned configuration: push, get, history, diff, rollback, watch, export/import.
+    Config(arbor_cli::config_cmd::ConfigArgs),
+    /// Service registry (Curator layout): list, get, watch, register, deregister.
+    Naming(arbor_cli::naming_cmd::NamingArgs),
+    /// Ensemble status and membership changes.
+    Cluster(arbor_cli::cluster_cmd::ClusterArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -141,5 +147,28 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Config(args) => exit_with(
+            "arbor config",
+            runtime.block_on(arbor_cli::config_cmd::run(args)),
+        ),
+        Command::Naming(args) => exit_with(
+            "arbor naming",
+            runtime.block_on(arbor_cli::naming_cmd::run(args)),
+        ),
+        Command::Cluster(args) => exit_with(
+            "arbor cluster",
+            runtime.block_on(arbor_cli::cluster_cmd::run(args)),
+        ),
+    }
+}
+
+/// A subcommand's exit code, or its error on stderr with exit code 1.
+fn exit_with(command: &str, outcome: anyhow::Result<u8>) -> ExitCode {
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{command}: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
