@@ -1,3 +1,4 @@
+pub mod api_mount;
 pub mod cluster_cmd;
 pub mod config_cmd;
 pub mod naming_cmd;

@@ -1,0 +1,16 @@
+//! The module HTTP APIs the `arbor server` process mounts on its admin listener.
+//!
+//! Each module (config center, naming) contributes one `ApiHandler`, built on a ZooKeeper
+//! session to the server's own client port, so an API write takes exactly the path a client
+//! write takes. A module adds itself here with one line.
+
+use std::sync::Arc;
+
+use arbor_coord::api::ApiHandler;
+use arbor_coord::remote::ZkCoord;
+
+/// The handlers to mount, all sharing `coord`'s session.
+pub fn handlers(coord: &ZkCoord) -> Vec<Arc<dyn ApiHandler>> {
+    let _ = coord;
+    Vec::new()
+}
