@@ -78,18 +78,36 @@ pub enum QuorumError {
     NotStandalone { node_id: u64, voters: Vec<u64> },
     #[error("invalid quorum configuration: {0}")]
     Config(String),
+    #[error("cannot listen for peers on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
     #[error("raft: {0}")]
     Raft(String),
     #[error("timed out waiting for {0}")]
     Timeout(String),
 }
 
-/// A proposal or read barrier did not complete.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A proposal or read barrier did not complete. Except for `Abandoned`, the outcome of a
+/// write that failed this way may be unknown (it may still commit).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ProposeError {
     /// This node is not the leader; `leader` is the one it knows of, if any.
     #[error("not the leader (known leader: {leader:?})")]
     NotLeader { leader: Option<u64> },
+    /// No leader became known in time (an election is under way, or this server is cut off
+    /// from a quorum).
+    #[error("no leader is available")]
+    NoLeader,
+    /// The leader could not be reached, or did not answer in time.
+    #[error("leader unavailable: {0}")]
+    Unavailable(String),
+    /// Not proposed: an earlier write of the same connection failed, so this one was dropped
+    /// to keep the connection's order (see `batcher`).
+    #[error("not proposed: an earlier write of this connection failed")]
+    Abandoned,
     /// Raft stopped (shutdown or a fatal storage error); nothing more will commit here.
     #[error("replication stopped: {0}")]
     Stopped(String),

@@ -9,7 +9,10 @@
 //! - [`log_store`]: checksummed, segmented, group-committed log (openraft `RaftLogStorage`);
 //! - [`state_machine`] and [`snapshot`]: the `RaftStateMachine` delegating to the applier, and
 //!   snapshot files with retention;
-//! - [`network`]: the peer transport (a placeholder until the multi-server work);
+//! - [`peer`]: server-to-server connections on the quorum port (Raft RPCs, forwarded writes,
+//!   read-index requests, session reports);
+//! - [`network`]: openraft's network over [`peer`];
+//! - [`batcher`]: the proposal pipeline (batching, forwarding to the leader, FIFO order);
 //! - [`quorum`]: the [`Quorum`] facade the server calls.
 
 mod batcher;
@@ -17,13 +20,14 @@ pub mod error;
 mod files;
 pub mod log_store;
 pub mod network;
+pub mod peer;
 pub mod quorum;
 pub mod snapshot;
 pub mod state_machine;
 pub mod types;
 
 pub use error::{LogError, ProposeError, QuorumError, SnapshotError};
-pub use quorum::{Quorum, QuorumConfig, QuorumStatus, Role};
+pub use quorum::{Ensemble, Quorum, QuorumConfig, QuorumStatus, Role};
 pub use types::{Applier, Response, TxnBatch, TypeConfig};
 
 #[cfg(test)]

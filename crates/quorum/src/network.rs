@@ -1,19 +1,28 @@
-//! The Raft peer transport.
+//! The Raft peer transport (openraft `RaftNetworkFactory`).
 //!
-//! A standalone group has no peers, so openraft never opens a client. Until the multi-server
-//! work lands, [`NoPeers`] answers every RPC with `Unreachable`; that work replaces it with a
-//! TCP transport implementing the same `RaftNetworkFactory`, without touching the write path.
+//! [`NoPeers`] serves a standalone group (a single voter never sends an RPC). [`TcpNetwork`]
+//! carries Raft RPCs over the peer connections of [`crate::peer`], to the address recorded for
+//! each member in the Raft membership (`host:quorumPort`).
 
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout,
+    Unreachable,
+};
+use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
 
+use crate::peer::client::{CallError, PeerClient};
+use crate::peer::wire::{PeerRequest, PeerResponse, MAX_APPEND_BYTES};
 use crate::types::{Node, NodeId, TypeConfig};
 
-/// A network with no reachable peers.
+type RpcResult<T, E = RaftError<NodeId>> = Result<T, RPCError<NodeId, Node, E>>;
+
+/// A network with no reachable peers (standalone).
 #[derive(Debug, Clone, Default)]
 pub struct NoPeers;
 
@@ -24,10 +33,8 @@ pub struct UnreachablePeer {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("no transport to peer {0}: this build has no peer network (standalone only)")]
+#[error("no transport to peer {0}: this node runs standalone")]
 struct NoTransport(NodeId);
-
-type RpcResult<T, E = RaftError<NodeId>> = Result<T, RPCError<NodeId, Node, E>>;
 
 impl UnreachablePeer {
     fn unreachable<E: std::error::Error>(&self) -> RPCError<NodeId, Node, E> {
@@ -66,5 +73,164 @@ impl RaftNetwork<TypeConfig> for UnreachablePeer {
         _option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>> {
         Err(self.unreachable())
+    }
+}
+
+/// Raft RPCs over TCP to the members' quorum ports.
+#[derive(Debug, Clone)]
+pub struct TcpNetwork {
+    cluster: String,
+    me: NodeId,
+}
+
+impl TcpNetwork {
+    pub fn new(cluster: &str, me: NodeId) -> TcpNetwork {
+        TcpNetwork {
+            cluster: cluster.to_owned(),
+            me,
+        }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
+    type Network = TcpPeer;
+
+    async fn new_client(&mut self, target: NodeId, node: &Node) -> TcpPeer {
+        TcpPeer {
+            me: self.me,
+            client: PeerClient::new(&self.cluster, self.me, target, &node.addr),
+        }
+    }
+}
+
+/// One member as seen by this node's Raft.
+pub struct TcpPeer {
+    me: NodeId,
+    client: PeerClient,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Message(String);
+
+impl TcpPeer {
+    async fn call<E: std::error::Error>(
+        &self,
+        action: RPCTypes,
+        request: PeerRequest,
+        timeout: Duration,
+    ) -> Result<PeerResponse, RPCError<NodeId, Node, E>> {
+        let target = self.client.target();
+        match self.client.call(request, timeout).await {
+            Ok(PeerResponse::Failed(reason)) => {
+                Err(RPCError::Network(NetworkError::new(&Message(format!(
+                    "peer {target} could not serve the request: {reason}"
+                )))))
+            }
+            Ok(response) => Ok(response),
+            Err(CallError::Timeout { timeout, .. }) => Err(RPCError::Timeout(Timeout {
+                action,
+                id: self.me,
+                target,
+                timeout,
+            })),
+            Err(e @ CallError::Unreachable { .. }) => {
+                Err(RPCError::Unreachable(Unreachable::new(&e)))
+            }
+            Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
+        }
+    }
+
+    fn unexpected<E: std::error::Error>(
+        &self,
+        response: PeerResponse,
+    ) -> RPCError<NodeId, Node, E> {
+        RPCError::Network(NetworkError::new(&Message(format!(
+            "peer {} answered with an unexpected message: {response:?}",
+            self.client.target()
+        ))))
+    }
+
+    fn remote<E: std::error::Error>(&self, source: E) -> RPCError<NodeId, Node, E> {
+        RPCError::RemoteError(RemoteError::new(self.client.target(), source))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for TcpPeer {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        let entries = rpc.entries.len() as u64;
+        if entries > 1 {
+            let request = PeerRequest::AppendEntries(rpc);
+            let size = bincode::serialized_size(&request).unwrap_or(u64::MAX);
+            if size > MAX_APPEND_BYTES as u64 {
+                return Err(RPCError::PayloadTooLarge(
+                    PayloadTooLarge::new_entries_hint((entries / 2).max(1)),
+                ));
+            }
+            return self.finish_append(request, option).await;
+        }
+        self.finish_append(PeerRequest::AppendEntries(rpc), option)
+            .await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> {
+        let response = self
+            .call(
+                RPCTypes::InstallSnapshot,
+                PeerRequest::InstallSnapshot(rpc),
+                option.hard_ttl(),
+            )
+            .await?;
+        match response {
+            PeerResponse::InstallSnapshot(Ok(r)) => Ok(r),
+            PeerResponse::InstallSnapshot(Err(e)) => Err(self.remote(e)),
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>> {
+        let response = self
+            .call(RPCTypes::Vote, PeerRequest::Vote(rpc), option.hard_ttl())
+            .await?;
+        match response {
+            PeerResponse::Vote(Ok(r)) => Ok(r),
+            PeerResponse::Vote(Err(e)) => Err(self.remote(e)),
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    fn backoff(&self) -> openraft::network::Backoff {
+        // A dead peer is retried every 200 ms: a restarted follower rejoins quickly, and a
+        // failed connect is cheap.
+        openraft::network::Backoff::new(std::iter::repeat(Duration::from_millis(200)))
+    }
+}
+
+impl TcpPeer {
+    async fn finish_append(
+        &mut self,
+        request: PeerRequest,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        let response = self
+            .call(RPCTypes::AppendEntries, request, option.hard_ttl())
+            .await?;
+        match response {
+            PeerResponse::AppendEntries(Ok(r)) => Ok(r),
+            PeerResponse::AppendEntries(Err(e)) => Err(self.remote(e)),
+            other => Err(self.unexpected(other)),
+        }
     }
 }

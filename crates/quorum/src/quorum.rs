@@ -4,19 +4,24 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arbor_tree::Txn;
-use openraft::error::{CheckIsLeaderError, RaftError};
-use openraft::{BasicNode, Config, Raft, ServerState, SnapshotPolicy};
+use openraft::error::{CheckIsLeaderError, InitializeError, RaftError};
+use openraft::raft::AppendEntriesResponse;
+use openraft::{BasicNode, Config, Raft, RaftMetrics, ServerState, SnapshotPolicy};
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::batcher::{self, Proposal};
+use crate::batcher::{self, BatcherConfig, Poison, Proposal};
 use crate::error::{ProposeError, QuorumError};
 use crate::log_store::{FlushAck, LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
-use crate::network::NoPeers;
+use crate::network::{NoPeers, TcpNetwork};
+use crate::peer;
+use crate::peer::client::PeerClient;
+use crate::peer::listener::{PeerService, ServeFuture};
+use crate::peer::wire::{Origin, PeerRequest, PeerResponse};
 use crate::snapshot::{self, MIN_RETAIN_COUNT};
 use crate::state_machine::StateMachine;
 use crate::types::{Applier, NodeId, Response, TypeConfig};
@@ -44,12 +49,58 @@ pub struct QuorumConfig {
     /// `autopurge.purgeInterval`: hours between periodic purges; 0 disables the periodic run
     /// (retention still runs after every snapshot).
     pub purge_interval_hours: u64,
-    /// `tickTime` in milliseconds: heartbeats every half tick, election timeout 2..4 ticks.
+    /// `tickTime` in milliseconds; heartbeats and election timeouts derive from it.
     pub tick_ms: u64,
     /// Log segment size in bytes.
     pub segment_size: u64,
     /// How long `start_standalone` waits to become leader and replay the log.
     pub startup_timeout: Duration,
+}
+
+/// The members of an ensemble, from the `server.N` lines.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ensemble {
+    /// Participants (Raft voters): id -> `host:quorumPort`.
+    pub voters: BTreeMap<NodeId, String>,
+    /// Observers (Raft learners): id -> `host:quorumPort`.
+    pub observers: BTreeMap<NodeId, String>,
+}
+
+impl Ensemble {
+    fn addr_of(&self, id: NodeId) -> Option<&String> {
+        self.voters.get(&id).or_else(|| self.observers.get(&id))
+    }
+}
+
+/// Timings derived from `tickTime`, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timings {
+    pub heartbeat: u64,
+    pub election_min: u64,
+    pub election_max: u64,
+}
+
+impl Timings {
+    /// Heartbeats every tick/10 and elections after tick/2 .. tick/2 + tick/8: with ZooKeeper's
+    /// default tickTime (2 s) a dead leader is replaced within about 1.5 s. `rank` (0 for the
+    /// highest voter id) delays each lower id by another tick/8, so among up-to-date servers
+    /// the highest id usually times out first and wins, as ZooKeeper's election prefers.
+    pub(crate) fn for_tick(tick_ms: u64, rank: u64) -> Timings {
+        let heartbeat = (tick_ms / 10).max(10);
+        let step = (tick_ms / 8).max(heartbeat);
+        let election_min = (tick_ms / 2).max(heartbeat * 3) + rank * step;
+        Timings {
+            heartbeat,
+            election_min,
+            election_max: election_min + step,
+        }
+    }
+
+    /// How long a node may go without hearing from a quorum (leader) or from the leader
+    /// (others) and still serve clients.
+    pub(crate) fn serving_grace(&self) -> Duration {
+        Duration::from_millis(self.election_max * 2)
+    }
 }
 
 impl QuorumConfig {
@@ -73,23 +124,31 @@ impl QuorumConfig {
         }
     }
 
-    fn raft_config(&self) -> Result<Config, QuorumError> {
+    fn validate(&self) -> Result<(), QuorumError> {
         if self.tick_ms == 0 {
             return Err(QuorumError::Config("tickTime must be positive".into()));
         }
         if self.snap_count == 0 {
             return Err(QuorumError::Config("snapCount must be positive".into()));
         }
-        let heartbeat = (self.tick_ms / 2).max(10);
-        let election_min = (self.tick_ms * 2).max(heartbeat * 3);
+        Ok(())
+    }
+
+    fn raft_config(&self, timings: Timings) -> Result<Config, QuorumError> {
+        self.validate()?;
         let config = Config {
-            cluster_name: "arbor".into(),
-            heartbeat_interval: heartbeat,
-            election_timeout_min: election_min,
-            election_timeout_max: election_min * 2,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snap_count),
+            cluster_name: CLUSTER_NAME.into(),
+            heartbeat_interval: timings.heartbeat,
+            election_timeout_min: timings.election_min,
+            election_timeout_max: timings.election_max,
+            // Snapshots follow ZooKeeper's snapCount, which counts txns; openraft's policy
+            // counts entries, and an entry holds a batch of txns (see `snapshot_trigger`).
+            snapshot_policy: SnapshotPolicy::Never,
             // Purging is driven by snapshot retention (see `run_retention`), never by openraft.
             max_in_snapshot_log_to_keep: u64::MAX,
+            // Chunks of a few MiB over loopback or a LAN; the default 200 ms is tight for a
+            // loaded machine fsyncing as it receives.
+            install_snapshot_timeout: 5_000,
             ..Config::default()
         };
         config
@@ -106,7 +165,20 @@ impl QuorumConfig {
         }
         self.snap_retain_count.max(MIN_RETAIN_COUNT)
     }
+
+    fn create_dirs(&self) -> Result<(), QuorumError> {
+        for dir in [&self.data_dir, &self.data_log_dir] {
+            std::fs::create_dir_all(dir).map_err(|source| QuorumError::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
 }
+
+/// The Raft cluster name; peers of another cluster are refused at the hello.
+const CLUSTER_NAME: &str = "arbor";
 
 /// The Raft role of this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,17 +207,28 @@ impl From<ServerState> for Role {
 pub struct QuorumStatus {
     pub node_id: NodeId,
     pub role: Role,
+    /// Whether this node is part of an ensemble (false: standalone).
+    pub ensemble: bool,
     pub term: u64,
     pub leader: Option<NodeId>,
     pub voters: Vec<NodeId>,
-    /// Index of the newest log entry (the highest zxid proposed here).
+    pub learners: Vec<NodeId>,
+    /// Index of the newest log entry.
     pub last_log_index: Option<u64>,
+    /// Index of the newest applied log entry.
+    pub last_applied_index: Option<u64>,
     /// The zxid of the last entry applied to the application.
     pub last_applied_zxid: i64,
     pub snapshot_index: Option<u64>,
     pub purged_index: Option<u64>,
     /// fdatasync calls made for log appends (group commit makes this far below the writes).
     pub log_fsyncs: u64,
+    /// On the leader: each other member's matched log index (`None`: nothing matched yet).
+    pub replication: BTreeMap<NodeId, Option<u64>>,
+    /// On the leader: milliseconds since a quorum last acknowledged it.
+    pub millis_since_quorum_ack: Option<u64>,
+    /// Whether this node may serve clients now (see [`Quorum::serving`]).
+    pub serving: bool,
 }
 
 /// A running replication node; cheap to clone.
@@ -156,13 +239,30 @@ pub struct Quorum {
 
 struct QuorumInner {
     node_id: NodeId,
+    ensemble: Option<Ensemble>,
+    timings: Timings,
     raft: Raft<TypeConfig>,
+    applier: Arc<dyn Applier>,
     applied_zxid: Arc<AtomicI64>,
+    applied_watch: watch::Receiver<i64>,
     log_syncs: Arc<AtomicU64>,
-    retention: Mutex<Option<JoinHandle<()>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Queue of the task that proposes txns in batches (see `batcher`).
     batcher: mpsc::UnboundedSender<Proposal>,
+    /// When this node last heard from a leader (append-entries or heartbeat).
+    last_leader_contact: Mutex<Option<Instant>>,
+    /// Connections to the leader for read-index requests and session reports.
+    leader_clients: Mutex<BTreeMap<NodeId, Arc<PeerClient>>>,
     stopped: AtomicBool,
+}
+
+/// What `start_*` builds before the mode-specific part.
+struct Parts {
+    log_store: LogStore,
+    state_machine: StateMachine,
+    raft_config: Arc<Config>,
+    timings: Timings,
+    retain: usize,
 }
 
 impl Quorum {
@@ -172,28 +272,106 @@ impl Quorum {
         cfg: QuorumConfig,
         applier: Arc<dyn Applier>,
     ) -> Result<Quorum, QuorumError> {
-        let raft_config = Arc::new(cfg.raft_config()?);
-        let retain = cfg.retain_count();
-        for dir in [&cfg.data_dir, &cfg.data_log_dir] {
-            std::fs::create_dir_all(dir).map_err(|source| QuorumError::DataDir {
-                path: dir.clone(),
-                source,
-            })?;
-        }
-
         // This node is the group's only voter, so no other node can act on an entry before it
         // is durable here: openraft may be told "flushed" early while the state machine waits
-        // for the group fsync. The multi-voter transport must use `FlushAck::AfterSync`.
+        // for the group fsync.
+        let parts = Self::open_storage(&cfg, &applier, FlushAck::BeforeApply, 0)?;
+        let quorum = Self::assemble(&cfg, parts, applier, NoPeers, None).await?;
+        if let Err(e) = quorum.become_standalone_leader(&cfg).await {
+            quorum.shutdown().await;
+            return Err(e);
+        }
+        Ok(quorum)
+    }
+
+    /// Open the log and snapshots, start this member of `ensemble` (listening for peers on
+    /// its own `host:quorumPort`), and return without waiting for a leader: writes wait for
+    /// one (see `batcher`), and [`Quorum::serving`] says when clients may be served.
+    ///
+    /// On first start every voter initializes the same membership (openraft allows that);
+    /// observers wait to be added as learners by the leader.
+    pub async fn start_ensemble(
+        cfg: QuorumConfig,
+        ensemble: Ensemble,
+        applier: Arc<dyn Applier>,
+    ) -> Result<Quorum, QuorumError> {
+        let me = cfg.node_id;
+        let Some(my_addr) = ensemble.addr_of(me).cloned() else {
+            return Err(QuorumError::Config(format!(
+                "this server's id {me} is not among the server.N lines"
+            )));
+        };
+        // Highest voter id first: rank 0 gets the shortest election timeout.
+        let rank = ensemble
+            .voters
+            .keys()
+            .rev()
+            .position(|&id| id == me)
+            .unwrap_or(ensemble.voters.len()) as u64;
+        // Other voters' acknowledgements count toward commit, so an append is acknowledged
+        // only once it is on disk here.
+        let parts = Self::open_storage(&cfg, &applier, FlushAck::AfterSync, rank)?;
+        let listener = tokio::net::TcpListener::bind(&my_addr)
+            .await
+            .map_err(|source| QuorumError::Listen {
+                addr: my_addr.clone(),
+                source,
+            })?;
+        let network = TcpNetwork::new(CLUSTER_NAME, me);
+        let quorum = Self::assemble(&cfg, parts, applier, network, Some(ensemble.clone())).await?;
+        let service: Arc<dyn PeerService> = Arc::new(NodeService {
+            quorum: Arc::downgrade(&quorum.inner),
+        });
+        quorum.spawn(peer::listener::run(
+            listener,
+            CLUSTER_NAME.to_owned(),
+            me,
+            service,
+        ));
+
+        if ensemble.voters.contains_key(&me) {
+            // Initializing starts an election at once, so the highest id goes first and the
+            // others wait one election timeout per rank: a fresh ensemble is usually led by its
+            // highest id, and still forms when that server is down. A node that has meanwhile
+            // been reached by a leader is initialized already and skips this.
+            let delay =
+                Duration::from_millis(rank * Timings::for_tick(cfg.tick_ms, 0).election_min);
+            let raft = quorum.inner.raft.clone();
+            let voters = ensemble.voters.clone();
+            quorum.spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Err(e) = initialize_once(&raft, &voters).await {
+                    tracing::error!("cannot initialize the ensemble membership: {e}");
+                }
+            });
+        }
+        quorum.spawn(manage_observers(quorum.inner.raft.clone(), ensemble));
+        tracing::info!(node_id = me, addr = %my_addr, "ensemble member started");
+        Ok(quorum)
+    }
+
+    fn open_storage(
+        cfg: &QuorumConfig,
+        applier: &Arc<dyn Applier>,
+        flush_ack: FlushAck,
+        rank: u64,
+    ) -> Result<Parts, QuorumError> {
+        let timings = Timings::for_tick(cfg.tick_ms.max(1), rank);
+        let raft_config = Arc::new(cfg.raft_config(timings)?);
+        let retain = cfg.retain_count();
+        cfg.create_dirs()?;
         let log_store = LogStore::open(
             &cfg.data_log_dir,
             LogOptions {
                 segment_size: cfg.segment_size,
                 force_sync: cfg.force_sync,
-                flush_ack: FlushAck::BeforeApply,
+                flush_ack,
             },
         )?;
-        let state_machine = StateMachine::open(&cfg.data_dir, applier, retain)?
-            .with_durability_gate(log_store.durability_gate());
+        let mut state_machine = StateMachine::open(&cfg.data_dir, applier.clone(), retain)?;
+        if flush_ack == FlushAck::BeforeApply {
+            state_machine = state_machine.with_durability_gate(log_store.durability_gate());
+        }
         if let Some(purged) = log_store.log_state().last_purged_log_id {
             let restored = state_machine.last_applied().map(|id| id.index);
             if restored.is_none_or(|r| r < purged.index) {
@@ -203,43 +381,90 @@ impl Quorum {
                 });
             }
         }
-        let applied_zxid = state_machine.applied_zxid();
-        let log_syncs = log_store.sync_counter();
+        Ok(Parts {
+            log_store,
+            state_machine,
+            raft_config,
+            timings,
+            retain,
+        })
+    }
 
-        let raft = Raft::new(cfg.node_id, raft_config, NoPeers, log_store, state_machine)
-            .await
-            .map_err(|e| QuorumError::Raft(e.to_string()))?;
+    async fn assemble<N>(
+        cfg: &QuorumConfig,
+        parts: Parts,
+        applier: Arc<dyn Applier>,
+        network: N,
+        ensemble: Option<Ensemble>,
+    ) -> Result<Quorum, QuorumError>
+    where
+        N: openraft::network::RaftNetworkFactory<TypeConfig>,
+    {
+        let applied_zxid = parts.state_machine.applied_zxid();
+        let applied_watch = parts.state_machine.applied_watch();
+        let log_syncs = parts.log_store.sync_counter();
+        let raft = Raft::new(
+            cfg.node_id,
+            parts.raft_config,
+            network,
+            parts.log_store,
+            parts.state_machine,
+        )
+        .await
+        .map_err(|e| QuorumError::Raft(e.to_string()))?;
         let (batcher, queue) = mpsc::unbounded_channel();
-        tokio::spawn(batcher::run(raft.clone(), queue, cfg.snap_count));
+        let poison = Arc::new(Poison::default());
         let quorum = Quorum {
             inner: Arc::new(QuorumInner {
                 node_id: cfg.node_id,
-                raft,
+                ensemble,
+                timings: parts.timings,
+                raft: raft.clone(),
+                applier,
                 applied_zxid,
+                applied_watch: applied_watch.clone(),
                 log_syncs,
-                retention: Mutex::new(None),
+                tasks: Mutex::new(Vec::new()),
                 batcher,
+                last_leader_contact: Mutex::new(None),
+                leader_clients: Mutex::new(BTreeMap::new()),
                 stopped: AtomicBool::new(false),
             }),
         };
-        if let Err(e) = quorum.become_leader(&cfg).await {
-            quorum.shutdown().await;
-            return Err(e);
-        }
-
+        let timings = parts.timings;
+        quorum.spawn(batcher::run(
+            raft.clone(),
+            queue,
+            BatcherConfig {
+                me: cfg.node_id,
+                cluster: CLUSTER_NAME.to_owned(),
+                leader_wait: Duration::from_millis(timings.election_max * 3),
+                request_timeout: REQUEST_TIMEOUT,
+            },
+            poison,
+            applied_watch.clone(),
+        ));
+        quorum.spawn(snapshot_trigger(
+            raft.clone(),
+            applied_watch,
+            cfg.snap_count,
+        ));
         let interval = (cfg.purge_interval_hours > 0)
             .then(|| Duration::from_secs(cfg.purge_interval_hours.saturating_mul(3600)));
-        let task = tokio::spawn(retention_loop(
-            quorum.inner.raft.clone(),
+        quorum.spawn(retention_loop(
+            raft,
             cfg.data_dir.clone(),
-            retain,
+            parts.retain,
             interval,
         ));
-        *quorum.inner.retention.lock() = Some(task);
         Ok(quorum)
     }
 
-    async fn become_leader(&self, cfg: &QuorumConfig) -> Result<(), QuorumError> {
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.inner.tasks.lock().push(tokio::spawn(task));
+    }
+
+    async fn become_standalone_leader(&self, cfg: &QuorumConfig) -> Result<(), QuorumError> {
         let raft = &self.inner.raft;
         let me = cfg.node_id;
         let initialized = raft
@@ -259,8 +484,7 @@ impl Quorum {
                     voters,
                 });
             }
-            // The only voter need not wait out an election timeout (seconds with ZooKeeper's
-            // tickTime) to know nobody else leads.
+            // The only voter need not wait out an election timeout to know nobody else leads.
             raft.trigger()
                 .elect()
                 .await
@@ -295,10 +519,8 @@ impl Quorum {
         self.submit(txn).await?.await
     }
 
-    /// Queues `txn` for the log now and returns a future for its outcome. Txns submitted one
-    /// after another by the same caller enter the log in that order, even while earlier ones
-    /// are still in flight (the hand-off is an unbounded channel send to the one batcher),
-    /// which is what per-client FIFO order with pipelining needs.
+    /// [`Quorum::submit_from`] for the server's own txns (expiry, housekeeping, sessions
+    /// created during a handshake): they are never dropped for an earlier failure.
     pub async fn submit(
         &self,
         txn: Txn,
@@ -306,11 +528,30 @@ impl Quorum {
         impl std::future::Future<Output = Result<Response, ProposeError>> + Send + 'static,
         ProposeError,
     > {
-        let (reply, outcome) = oneshot::channel();
-        self.inner
-            .batcher
-            .send(Proposal { txn, reply })
-            .map_err(|_| ProposeError::Stopped("the quorum is shut down".into()))?;
+        self.submit_from(0, txn).await
+    }
+
+    /// Queues `txn` for the log now and returns a future for its outcome. Txns submitted one
+    /// after another for the same connection `conn` enter the log in that order, even while
+    /// earlier ones are still in flight (the hand-off is an unbounded channel send to the one
+    /// batcher), which is what per-client FIFO order with pipelining needs. Once one of a
+    /// connection's txns fails, its later ones fail with `Abandoned` without being proposed.
+    pub async fn submit_from(
+        &self,
+        conn: u64,
+        txn: Txn,
+    ) -> Result<
+        impl std::future::Future<Output = Result<Response, ProposeError>> + Send + 'static,
+        ProposeError,
+    > {
+        let outcome = self.enqueue(
+            Origin {
+                node: self.inner.node_id,
+                conn,
+            },
+            txn,
+            false,
+        )?;
         Ok(async move {
             outcome
                 .await
@@ -318,19 +559,113 @@ impl Quorum {
         })
     }
 
-    /// A linearizable read barrier: confirms leadership, waits until everything committed
-    /// before the call is applied, and returns the applied zxid.
+    fn enqueue(
+        &self,
+        origin: Origin,
+        txn: Txn,
+        local_only: bool,
+    ) -> Result<oneshot::Receiver<Result<Response, ProposeError>>, ProposeError> {
+        let (reply, outcome) = oneshot::channel();
+        self.inner
+            .batcher
+            .send(Proposal {
+                origin,
+                txn,
+                local_only,
+                reply,
+            })
+            .map_err(|_| ProposeError::Stopped("the quorum is shut down".into()))?;
+        Ok(outcome)
+    }
+
+    /// A linearizable read barrier (ZooKeeper's `sync`, made linearizable): the leader
+    /// confirms with a quorum that it still leads and names its commit index; this node then
+    /// waits until it has applied that far. Returns the applied zxid.
     pub async fn barrier(&self) -> Result<i64, ProposeError> {
-        match self.inner.raft.ensure_linearizable().await {
-            Ok(_) => Ok(self.last_applied_zxid()),
-            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
-                Err(ProposeError::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Err(RaftError::APIError(e)) => Err(ProposeError::Raft(e.to_string())),
-            Err(RaftError::Fatal(f)) => Err(ProposeError::Stopped(f.to_string())),
+        let raft = &self.inner.raft;
+        let (state, leader) = {
+            let m = raft.metrics();
+            let m = m.borrow();
+            (m.state, m.current_leader)
+        };
+        if state == ServerState::Leader {
+            return match raft.ensure_linearizable().await {
+                Ok(_) => Ok(self.last_applied_zxid()),
+                Err(e) => Err(check_leader_error(e)),
+            };
         }
+        let leader = leader.ok_or(ProposeError::NoLeader)?;
+        let client = self.leader_client(leader).ok_or(ProposeError::NoLeader)?;
+        let index = match client.call(PeerRequest::ReadIndex, REQUEST_TIMEOUT).await {
+            Ok(PeerResponse::ReadIndex(result)) => result?,
+            Ok(other) => {
+                return Err(ProposeError::Raft(format!(
+                    "leader answered a read-index request with {other:?}"
+                )))
+            }
+            Err(e) => return Err(ProposeError::Unavailable(e.to_string())),
+        };
+        raft.wait(Some(REQUEST_TIMEOUT))
+            .applied_index_at_least(Some(index), "sync: apply up to the leader's read index")
+            .await
+            .map_err(|e| ProposeError::Unavailable(e.to_string()))?;
+        Ok(self.last_applied_zxid())
+    }
+
+    /// Reports sessions active on this node to the leader (ZooKeeper followers' pings), so
+    /// the leader, which alone expires sessions, keeps them alive. A no-op on the leader.
+    pub async fn report_sessions(&self, sessions: Vec<i64>) {
+        if sessions.is_empty() {
+            return;
+        }
+        let leader = {
+            let m = self.inner.raft.metrics();
+            let m = m.borrow();
+            if m.state == ServerState::Leader {
+                return;
+            }
+            m.current_leader
+        };
+        let Some(client) = leader.and_then(|l| self.leader_client(l)) else {
+            return;
+        };
+        let timeout = Duration::from_millis(self.inner.timings.election_max);
+        if let Err(e) = client
+            .call(PeerRequest::TouchSessions(sessions), timeout)
+            .await
+        {
+            tracing::debug!("could not report sessions to the leader: {e}");
+        }
+    }
+
+    fn leader_client(&self, leader: NodeId) -> Option<Arc<PeerClient>> {
+        let addr = self
+            .inner
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.addr.clone())?;
+        let mut clients = self.inner.leader_clients.lock();
+        let client = clients.entry(leader).or_insert_with(|| {
+            Arc::new(PeerClient::new(
+                CLUSTER_NAME,
+                self.inner.node_id,
+                leader,
+                &addr,
+            ))
+        });
+        if client.addr() != addr {
+            *client = Arc::new(PeerClient::new(
+                CLUSTER_NAME,
+                self.inner.node_id,
+                leader,
+                &addr,
+            ));
+        }
+        Some(client.clone())
     }
 
     /// The zxid of the last entry applied to the application.
@@ -338,19 +673,77 @@ impl Quorum {
         self.inner.applied_zxid.load(Ordering::Acquire)
     }
 
+    /// Whether this node may serve clients: a standalone node always (once started); the
+    /// leader of an ensemble while a quorum acknowledged it recently; a follower or observer
+    /// while it hears from a leader. A server that is not serving closes its clients'
+    /// connections, so they move to a server that is (ZooKeeper does the same when a server
+    /// loses its leader).
+    pub fn serving(&self) -> bool {
+        let m = self.inner.raft.metrics();
+        let m = m.borrow();
+        self.serving_given(m.state, m.millis_since_quorum_ack)
+    }
+
+    fn serving_given(&self, state: ServerState, since_quorum_ack: Option<u64>) -> bool {
+        let grace = self.inner.timings.serving_grace();
+        match (state, &self.inner.ensemble) {
+            (ServerState::Leader, None) => true,
+            (ServerState::Leader, Some(_)) => {
+                since_quorum_ack.is_some_and(|ms| Duration::from_millis(ms) < grace)
+            }
+            (ServerState::Follower | ServerState::Learner, Some(_)) => self
+                .inner
+                .last_leader_contact
+                .lock()
+                .is_some_and(|at| at.elapsed() < grace),
+            _ => false,
+        }
+    }
+
+    /// Changes of role, leader or term, for the server's reactions (expiry duty on the leader,
+    /// closing connections when no longer serving).
+    pub fn watch_roles(&self) -> watch::Receiver<RaftMetrics<NodeId, BasicNode>> {
+        self.inner.raft.metrics()
+    }
+
+    /// Waits until the applied zxid reaches `zxid` (or `timeout` passes).
+    pub async fn wait_applied(&self, zxid: i64, timeout: Duration) -> bool {
+        let mut applied = self.inner.applied_watch.clone();
+        let reached = tokio::time::timeout(timeout, applied.wait_for(|&a| a >= zxid))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        reached
+    }
+
     pub fn metrics(&self) -> QuorumStatus {
         let m = self.inner.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
         QuorumStatus {
             node_id: self.inner.node_id,
             role: m.state.into(),
+            ensemble: self.inner.ensemble.is_some(),
             term: m.current_term,
             leader: m.current_leader,
             voters: m.membership_config.voter_ids().collect(),
+            learners: membership.learner_ids().collect(),
             last_log_index: m.last_log_index,
+            last_applied_index: m.last_applied.map(|id| id.index),
             last_applied_zxid: self.last_applied_zxid(),
             snapshot_index: m.snapshot.map(|id| id.index),
             purged_index: m.purged.map(|id| id.index),
             log_fsyncs: self.inner.log_syncs.load(Ordering::Relaxed),
+            replication: m
+                .replication
+                .as_ref()
+                .map(|r| {
+                    r.iter()
+                        .filter(|(&id, _)| id != self.inner.node_id)
+                        .map(|(&id, matched)| (id, matched.map(|l| l.index)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            millis_since_quorum_ack: m.millis_since_quorum_ack,
+            serving: self.serving_given(m.state, m.millis_since_quorum_ack),
         }
     }
 
@@ -380,11 +773,178 @@ impl Quorum {
         if self.inner.stopped.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Some(task) = self.inner.retention.lock().take() {
+        for task in self.inner.tasks.lock().drain(..) {
             task.abort();
         }
         if let Err(e) = self.inner.raft.shutdown().await {
             tracing::warn!(error = %e, "raft task ended abnormally");
+        }
+    }
+}
+
+/// Initializes the Raft membership with `voters` unless this node already has one.
+async fn initialize_once(
+    raft: &Raft<TypeConfig>,
+    voters: &BTreeMap<NodeId, String>,
+) -> Result<(), QuorumError> {
+    let initialized = raft
+        .is_initialized()
+        .await
+        .map_err(|e| QuorumError::Raft(e.to_string()))?;
+    if initialized {
+        return Ok(());
+    }
+    let members: BTreeMap<NodeId, BasicNode> = voters
+        .iter()
+        .map(|(&id, addr)| (id, BasicNode::new(addr)))
+        .collect();
+    match raft.initialize(members).await {
+        Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+        Err(e) => Err(QuorumError::Raft(e.to_string())),
+    }
+}
+
+fn check_leader_error(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>) -> ProposeError {
+    match e {
+        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => ProposeError::NotLeader {
+            leader: f.leader_id,
+        },
+        RaftError::APIError(e) => ProposeError::Unavailable(e.to_string()),
+        RaftError::Fatal(f) => ProposeError::Stopped(f.to_string()),
+    }
+}
+
+/// Answers peers: Raft RPCs, forwarded writes, read-index requests, session reports.
+struct NodeService {
+    /// Weak: the listener task must not keep a shut-down quorum alive.
+    quorum: std::sync::Weak<QuorumInner>,
+}
+
+impl PeerService for NodeService {
+    fn serve(&self, from: NodeId, request: PeerRequest) -> ServeFuture {
+        let Some(inner) = self.quorum.upgrade() else {
+            return Box::pin(async { PeerResponse::Failed("shutting down".into()) });
+        };
+        let quorum = Quorum { inner };
+        match request {
+            PeerRequest::AppendEntries(rpc) => Box::pin(async move {
+                let result = quorum.inner.raft.append_entries(rpc).await;
+                if matches!(
+                    result,
+                    Ok(AppendEntriesResponse::Success
+                        | AppendEntriesResponse::PartialSuccess(_)
+                        | AppendEntriesResponse::Conflict)
+                ) {
+                    *quorum.inner.last_leader_contact.lock() = Some(Instant::now());
+                }
+                PeerResponse::AppendEntries(result)
+            }),
+            PeerRequest::Vote(rpc) => {
+                Box::pin(async move { PeerResponse::Vote(quorum.inner.raft.vote(rpc).await) })
+            }
+            PeerRequest::InstallSnapshot(rpc) => Box::pin(async move {
+                let result = quorum.inner.raft.install_snapshot(rpc).await;
+                if result.is_ok() {
+                    *quorum.inner.last_leader_contact.lock() = Some(Instant::now());
+                }
+                PeerResponse::InstallSnapshot(result)
+            }),
+            PeerRequest::Forward(txns) => {
+                // Enqueued now, in the order the peer sent them; answered when all are done.
+                let outcomes: Vec<_> = txns
+                    .into_iter()
+                    .map(|f| quorum.enqueue(f.origin, f.txn, true))
+                    .collect();
+                Box::pin(async move {
+                    let mut results = Vec::with_capacity(outcomes.len());
+                    for outcome in outcomes {
+                        let result = match outcome {
+                            Ok(rx) => rx.await.unwrap_or_else(|_| {
+                                Err(ProposeError::Stopped("the quorum is shut down".into()))
+                            }),
+                            Err(e) => Err(e),
+                        };
+                        // The follower fires its own watches when it applies the txn.
+                        results.push(result.map(|mut r| {
+                            r.applied.triggers.clear();
+                            r
+                        }));
+                    }
+                    PeerResponse::Forward(results)
+                })
+            }
+            PeerRequest::ReadIndex => Box::pin(async move {
+                let result = match quorum.inner.raft.get_read_log_id().await {
+                    Ok((read_log_id, _applied)) => Ok(read_log_id.map_or(0, |id| id.index)),
+                    Err(e) => Err(check_leader_error(e)),
+                };
+                PeerResponse::ReadIndex(result)
+            }),
+            PeerRequest::TouchSessions(sessions) => {
+                tracing::trace!(from, count = sessions.len(), "session report");
+                quorum.inner.applier.sessions_touched(&sessions);
+                Box::pin(async { PeerResponse::Touched })
+            }
+        }
+    }
+}
+
+/// How long a write or read barrier may take before it fails (the leader may be gone).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Keeps the configured observers in the membership as learners, from whichever node leads.
+async fn manage_observers(raft: Raft<TypeConfig>, ensemble: Ensemble) {
+    if ensemble.observers.is_empty() {
+        return;
+    }
+    let mut metrics = raft.metrics();
+    loop {
+        let missing: Vec<(NodeId, String)> = {
+            let m = metrics.borrow_and_update();
+            if m.state != ServerState::Leader {
+                Vec::new()
+            } else {
+                let membership = m.membership_config.membership();
+                ensemble
+                    .observers
+                    .iter()
+                    .filter(|(id, _)| membership.get_node(id).is_none())
+                    .map(|(&id, addr)| (id, addr.clone()))
+                    .collect()
+            }
+        };
+        for (id, addr) in missing {
+            match raft.add_learner(id, BasicNode::new(&addr), false).await {
+                Ok(_) => tracing::info!(observer = id, %addr, "added observer as a Raft learner"),
+                Err(e) => {
+                    tracing::debug!(observer = id, "adding observer failed (will retry): {e}")
+                }
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), metrics.changed()).await;
+    }
+}
+
+/// Asks for a snapshot every `snap_count` applied txns (ZooKeeper's snapCount). Runs on every
+/// node, leader or not: each keeps its own snapshots.
+async fn snapshot_trigger(
+    raft: Raft<TypeConfig>,
+    mut applied: watch::Receiver<i64>,
+    snap_count: u64,
+) {
+    let snap_count = snap_count.max(1) as i64;
+    let mut last = *applied.borrow();
+    while applied.changed().await.is_ok() {
+        let now = *applied.borrow_and_update();
+        if now < last {
+            // A snapshot was installed from the leader; count from there.
+            last = now;
+        }
+        if now - last >= snap_count {
+            last = now;
+            if let Err(e) = raft.trigger().snapshot().await {
+                tracing::warn!("could not trigger a snapshot: {e}");
+            }
         }
     }
 }
@@ -442,3 +1002,6 @@ async fn run_retention(raft: &Raft<TypeConfig>, data_dir: &std::path::Path, keep
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod ensemble_tests;

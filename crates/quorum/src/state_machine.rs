@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
+use tokio::sync::watch;
 
 use crate::error::SnapshotError;
 use crate::log_store::DurabilityGate;
@@ -48,9 +49,11 @@ pub struct StateMachine {
     retain_count: usize,
     last_applied: Option<LogId>,
     membership: StoredMembership,
-    /// The zxid of the last applied txn; published through `applied_zxid`.
+    /// The zxid of the last applied txn; published through `applied_zxid` (cheap reads) and
+    /// `applied_watch` (waiting for a zxid to be applied here).
     zxid: i64,
     applied_zxid: Arc<AtomicI64>,
+    applied_watch: watch::Sender<i64>,
     durability: Option<DurabilityGate>,
 }
 
@@ -77,6 +80,7 @@ impl StateMachine {
             membership: StoredMembership::default(),
             zxid: 0,
             applied_zxid: Arc::new(AtomicI64::new(0)),
+            applied_watch: watch::Sender::new(0),
             durability: None,
         };
         for file in snapshot::list(dir).map_err(io_err)? {
@@ -115,7 +119,17 @@ impl StateMachine {
         self.membership = meta.last_membership.clone();
         self.zxid = zxid;
         self.applier.advance(zxid);
-        self.applied_zxid.store(zxid, Ordering::Release);
+        self.publish_applied();
+    }
+
+    fn publish_applied(&self) {
+        self.applied_zxid.store(self.zxid, Ordering::Release);
+        self.applied_watch.send_replace(self.zxid);
+    }
+
+    /// Resolves waits on the applied zxid (see [`tokio::sync::watch::Receiver::wait_for`]).
+    pub fn applied_watch(&self) -> watch::Receiver<i64> {
+        self.applied_watch.subscribe()
     }
 
     /// The zxid of the last applied entry, updated as entries are applied.
@@ -190,6 +204,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             self.applied_zxid.store(self.zxid, Ordering::Release);
             responses.push(produced);
         }
+        self.applied_watch.send_replace(self.zxid);
         Ok(responses)
     }
 

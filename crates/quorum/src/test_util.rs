@@ -15,6 +15,7 @@ pub(crate) struct RecordingApplier {
     advanced: Mutex<Vec<i64>>,
     restores: AtomicUsize,
     applies: AtomicUsize,
+    touched: Mutex<Vec<i64>>,
 }
 
 impl RecordingApplier {
@@ -33,6 +34,11 @@ impl RecordingApplier {
 
     pub(crate) fn restores(&self) -> usize {
         self.restores.load(Ordering::SeqCst)
+    }
+
+    /// Sessions peers reported active, in report order.
+    pub(crate) fn touched(&self) -> Vec<i64> {
+        self.touched.lock().clone()
     }
 
     /// How many txns were applied since creation (restores do not count).
@@ -78,4 +84,14 @@ impl Applier for RecordingApplier {
         self.restores.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
+
+    fn sessions_touched(&self, sessions: &[i64]) {
+        self.touched.lock().extend_from_slice(sessions);
+    }
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub(crate) fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").to_string()
 }

@@ -55,4 +55,7 @@ pub trait Applier: Send + Sync + 'static {
     fn snapshot(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
     /// Replace the application state from a snapshot written by `snapshot`.
     fn restore(&self, input: &mut dyn std::io::Read) -> std::io::Result<()>;
+    /// A peer reports these sessions active (it has their clients). Called on whichever node
+    /// receives the report, normally the leader, which tracks liveness for expiry.
+    fn sessions_touched(&self, _sessions: &[arbor_tree::SessionId]) {}
 }
