@@ -81,14 +81,16 @@ pub(crate) struct Timings {
 }
 
 impl Timings {
-    /// Heartbeats every tick/10 and elections after tick/2 .. tick/2 + tick/8: with ZooKeeper's
-    /// default tickTime (2 s) a dead leader is replaced within about 1.5 s. `rank` (0 for the
-    /// highest voter id) delays each lower id by another tick/8, so among up-to-date servers
-    /// the highest id usually times out first and wins, as ZooKeeper's election prefers.
+    /// Heartbeats every tick/20; a follower starts an election after openraft's leader lease
+    /// (the election timeout's maximum) plus a timeout in tick/4 .. tick/4 + tick/16, so with
+    /// ZooKeeper's default tickTime (2 s) a dead leader is replaced in about 1.5 s. `rank` (0
+    /// for the highest voter id) delays each lower id by another tick/16, so among up-to-date
+    /// servers the highest id usually times out first and wins, as ZooKeeper's election
+    /// prefers.
     pub(crate) fn for_tick(tick_ms: u64, rank: u64) -> Timings {
-        let heartbeat = (tick_ms / 10).max(10);
-        let step = (tick_ms / 8).max(heartbeat);
-        let election_min = (tick_ms / 2).max(heartbeat * 3) + rank * step;
+        let heartbeat = (tick_ms / 20).max(10);
+        let step = (tick_ms / 16).max(heartbeat);
+        let election_min = (tick_ms / 4).max(heartbeat * 3) + rank * step;
         Timings {
             heartbeat,
             election_min,

@@ -212,6 +212,23 @@ impl ServerConfig {
         self.servers.is_empty() || (self.servers.len() == 1 && self.standalone_enabled)
     }
 
+    /// The ensemble from the `server.N` lines: participants vote, observers learn.
+    pub fn ensemble(&self) -> arbor_quorum::Ensemble {
+        let mut ensemble = arbor_quorum::Ensemble::default();
+        for server in &self.servers {
+            let addr = if server.host.contains(':') {
+                format!("[{}]:{}", server.host, server.quorum_port)
+            } else {
+                format!("{}:{}", server.host, server.quorum_port)
+            };
+            match server.role {
+                PeerRole::Participant => ensemble.voters.insert(server.id, addr),
+                PeerRole::Observer => ensemble.observers.insert(server.id, addr),
+            };
+        }
+        ensemble
+    }
+
     /// The address the client listener binds.
     pub fn client_socket_addr(&self) -> SocketAddr {
         SocketAddr::new(self.client_port_address, self.client_port)

@@ -243,6 +243,12 @@ enum Handshake {
 
 async fn establish(shared: &Shared, connect: &ConnectRequest) -> Handshake {
     let db = &shared.db;
+    if !shared.quorum.serving() {
+        // As ZooKeeper: a server without a quorum does not accept sessions; the client
+        // tries the next server of its connect string.
+        tracing::debug!("refusing a session request: not serving (no quorum or leader)");
+        return Handshake::Refused;
+    }
     if connect.last_zxid_seen > db.last_zxid() {
         tracing::info!(
             "refusing session request: client has seen zxid 0x{:x}, our last zxid is 0x{:x}",
@@ -419,7 +425,7 @@ impl Connection {
 
     async fn submit(&self, op: TxnOp) -> std::io::Result<Completion> {
         let txn = self.txn(op);
-        match self.shared.quorum.submit(txn).await {
+        match self.shared.quorum.submit_from(self.id, txn).await {
             Ok(done) => Ok(Box::pin(done)),
             Err(e) => Err(std::io::Error::other(format!("cannot submit write: {e}"))),
         }

@@ -90,6 +90,13 @@ impl Db {
         hub.watches.remove_connection(conn);
     }
 
+    /// Asks every client connection to close (this server stopped serving).
+    pub fn close_all_connections(&self) {
+        for outbox in self.hub.lock().outboxes.values() {
+            let _ = outbox.send(Outbound::Close);
+        }
+    }
+
     /// Asks a connection to close (session moved elsewhere, or expired).
     pub fn close_connection(&self, conn: ConnId) {
         if let Some(outbox) = self.hub.lock().outboxes.get(&conn) {
@@ -180,6 +187,14 @@ impl arbor_quorum::Applier for Db {
         let tree = self.tree.read();
         let mut out = out;
         tree.write_snapshot(&mut out)
+    }
+
+    fn sessions_touched(&self, sessions: &[arbor_tree::SessionId]) {
+        let now = Instant::now();
+        let mut tracker = self.sessions.lock();
+        for &session in sessions {
+            tracker.touch_reported(session, now);
+        }
     }
 
     fn restore(&self, input: &mut dyn Read) -> std::io::Result<()> {

@@ -12,6 +12,10 @@ const WORDS: [&str; 18] = [
     "dirs", "isro", "srst", "gtmk", "stmk", "hash",
 ];
 
+/// A follower whose matched log index is within this many entries of the leader's counts as
+/// synced (entries carry batches of txns, so this is a small lag).
+const SYNCED_LAG: u64 = 10;
+
 /// The version string reported to clients and tools.
 pub const VERSION: &str = concat!("3.8.4-arbor-", env!("CARGO_PKG_VERSION"));
 
@@ -30,6 +34,7 @@ pub fn run(shared: &Shared, word: &str) -> String {
     }
     match word {
         "ruok" => "imok".to_owned(),
+        "srvr" | "stat" | "mntr" if !shared.quorum.serving() => NOT_SERVING.to_owned(),
         "srvr" => server_summary(shared, false),
         "stat" => server_summary(shared, true),
         "conf" => conf(shared),
@@ -76,10 +81,20 @@ fn java_double(x: f64) -> String {
     }
 }
 
-fn mode(shared: &Shared) -> &'static str {
-    let _ = shared;
-    "standalone"
+/// ZooKeeper's `Mode:` / `zk_server_state`: standalone, leader, follower or observer.
+pub fn mode(shared: &Shared) -> &'static str {
+    if shared.config.is_standalone() {
+        return "standalone";
+    }
+    match shared.quorum.metrics().role {
+        arbor_quorum::Role::Leader => "leader",
+        arbor_quorum::Role::Learner => "observer",
+        _ => "follower",
+    }
 }
+
+/// What ZooKeeper answers to srvr/stat/mntr while it is not part of a working quorum.
+const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
 
 fn server_summary(shared: &Shared, with_clients: bool) -> String {
     let v = shared.stats.view();
@@ -247,6 +262,35 @@ fn mntr(shared: &Shared) -> String {
     );
     kv("zk_last_zxid", format!("0x{:x}", shared.db.last_zxid()));
     kv("zk_global_sessions", shared.db.sessions().len().to_string());
+    let status = shared.quorum.metrics();
+    if status.role == arbor_quorum::Role::Leader && status.ensemble {
+        // ZooKeeper's leader-only keys: followers (voters) and those caught up with the log.
+        let last = status.last_log_index.unwrap_or(0);
+        let followers = status
+            .replication
+            .keys()
+            .filter(|id| status.voters.contains(id))
+            .count();
+        let synced = status
+            .replication
+            .iter()
+            .filter(|(id, matched)| {
+                status.voters.contains(id) && matched.unwrap_or(0) + SYNCED_LAG >= last
+            })
+            .count();
+        let observers = status.learners.len();
+        kv("zk_learners", (followers + observers).to_string());
+        kv("zk_followers", followers.to_string());
+        kv("zk_synced_followers", synced.to_string());
+        kv("zk_synced_observers", observers.to_string());
+        kv("zk_pending_syncs", "0".to_owned());
+    }
+    kv("zk_quorum_size", status.voters.len().to_string());
+    kv("zk_raft_term", status.term.to_string());
+    kv(
+        "zk_raft_leader",
+        status.leader.map_or("none".to_owned(), |l| l.to_string()),
+    );
     out
 }
 

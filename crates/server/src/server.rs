@@ -31,6 +31,9 @@ pub enum StartError {
     },
     #[error("storage")]
     Quorum(#[from] arbor_quorum::QuorumError),
+    /// An ensemble member needs `dataDir/myid` naming one of the `server.N` lines.
+    #[error("cannot determine this server's id from {path}: {reason}")]
+    MyId { path: String, reason: String },
     #[error("cannot listen on {addr}")]
     Listen {
         addr: SocketAddr,
@@ -113,19 +116,24 @@ impl Server {
         let db = Arc::new(Db::new(TreeOptions {
             extended_types_enabled: config.extended_types_enabled,
         }));
-        let server_id = 1;
-        let quorum = Quorum::start_standalone(
-            QuorumConfig {
-                force_sync: config.force_sync,
-                snap_count: config.snap_count,
-                snap_retain_count: config.autopurge.snap_retain_count as usize,
-                purge_interval_hours: u64::from(config.autopurge.purge_interval_hours),
-                tick_ms: u64::from(config.tick_time_ms),
-                ..QuorumConfig::new(server_id, &config.data_dir, &config.data_log_dir)
-            },
-            db.clone(),
-        )
-        .await?;
+        let server_id = if config.is_standalone() {
+            1
+        } else {
+            read_myid(&config)?
+        };
+        let quorum_config = QuorumConfig {
+            force_sync: config.force_sync,
+            snap_count: config.snap_count,
+            snap_retain_count: config.autopurge.snap_retain_count as usize,
+            purge_interval_hours: u64::from(config.autopurge.purge_interval_hours),
+            tick_ms: u64::from(config.tick_time_ms),
+            ..QuorumConfig::new(server_id, &config.data_dir, &config.data_log_dir)
+        };
+        let quorum = if config.is_standalone() {
+            Quorum::start_standalone(quorum_config, db.clone()).await?
+        } else {
+            Quorum::start_ensemble(quorum_config, config.ensemble(), db.clone()).await?
+        };
         let addr = config.client_socket_addr();
         let listener = TcpListener::bind(addr)
             .await
@@ -147,6 +155,8 @@ impl Server {
             tokio::spawn(accept_loop(shared.clone(), listener)),
             tokio::spawn(expire_sessions(shared.clone())),
             tokio::spawn(housekeeping(shared.clone())),
+            tokio::spawn(report_sessions(shared.clone())),
+            tokio::spawn(drop_clients_when_not_serving(shared.clone())),
         ];
         Ok(Server {
             shared,
@@ -198,12 +208,46 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Proposes the expiry of sessions that went quiet for longer than their timeout.
+/// Reads `dataDir/myid` (ZooKeeper's convention) and checks it names a `server.N` line.
+fn read_myid(config: &ServerConfig) -> Result<u64, StartError> {
+    let path = config.data_dir.join("myid");
+    let error = |reason: String| StartError::MyId {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| error(e.to_string()))?;
+    let id: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| error(format!("expected a server id, found {:?}", text.trim())))?;
+    if !config.servers.iter().any(|s| s.id == id) {
+        return Err(error(format!(
+            "there is no server.{id} line in the configuration"
+        )));
+    }
+    Ok(id)
+}
+
+/// Proposes the expiry of sessions that went quiet for longer than their timeout. Only the
+/// leader expires sessions (followers report their clients' activity to it); a new leader
+/// first gives every session a fresh timeout, as ZooKeeper's does, since it did not see the
+/// activity the old leader saw.
 async fn expire_sessions(shared: Arc<Shared>) {
     let period = Duration::from_millis(u64::from(shared.config.tick_time_ms.max(2) / 2));
     let mut tick = tokio::time::interval(period);
+    let mut was_leader = true;
     loop {
         tick.tick().await;
+        let leader = shared.quorum.metrics().role == arbor_quorum::Role::Leader;
+        if !leader {
+            was_leader = false;
+            continue;
+        }
+        if !was_leader {
+            shared.db.sessions().refresh_all(Instant::now());
+            was_leader = true;
+            continue;
+        }
         let expired = shared.db.sessions().take_expired(Instant::now());
         for session in expired {
             tracing::info!("expiring session 0x{session:x}");
@@ -221,14 +265,51 @@ async fn expire_sessions(shared: Arc<Shared>) {
     }
 }
 
+/// Sends the sessions active here to the leader every half tick (ZooKeeper followers ping the
+/// leader on the same schedule). Nothing to do on the leader or standalone.
+async fn report_sessions(shared: Arc<Shared>) {
+    if shared.config.is_standalone() {
+        return;
+    }
+    let period = Duration::from_millis(u64::from(shared.config.tick_time_ms.max(2) / 2));
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        let active = shared.db.sessions().take_recent();
+        shared.quorum.report_sessions(active).await;
+    }
+}
+
+/// Closes every client connection when this server stops serving (cut off from the quorum,
+/// or a leader that lost it), so clients move to a server that serves; handshakes are refused
+/// meanwhile (see `conn::establish`).
+async fn drop_clients_when_not_serving(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut was_serving = false;
+    loop {
+        tick.tick().await;
+        let serving = shared.quorum.serving();
+        if was_serving && !serving {
+            tracing::warn!("not serving: no quorum or leader; closing client connections");
+            shared.db.close_all_connections();
+        } else if serving && !was_serving {
+            tracing::info!("serving clients as {}", crate::four_letter::mode(&shared));
+        }
+        was_serving = serving;
+    }
+}
+
 /// Deletes empty containers and expired TTL nodes (ZooKeeper's ContainerManager), by proposing
-/// txns that re-check the condition when applied.
+/// txns that re-check the condition when applied. Only the leader does this.
 async fn housekeeping(shared: Arc<Shared>) {
     let period =
         Duration::from_millis(u64::from(shared.config.container_check_interval_ms.max(10)));
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
+        if shared.quorum.metrics().role != arbor_quorum::Role::Leader {
+            continue;
+        }
         let due = shared.db.read().housekeeping(now_ms());
         for op in due {
             let txn = shared.housekeeping_txn(op);

@@ -2,7 +2,7 @@
 //! negotiated timeout. The tracker only decides; expiring a session is a replicated
 //! `CloseSession` txn proposed by the server, so every replica deletes the same ephemerals.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use arbor_tree::SessionId;
@@ -23,6 +23,8 @@ struct Tracked {
 #[derive(Debug, Default)]
 pub struct SessionTracker {
     sessions: HashMap<SessionId, Tracked>,
+    /// Sessions touched since the last `take_recent` (reported to the leader by followers).
+    recent: HashSet<SessionId>,
 }
 
 impl SessionTracker {
@@ -39,6 +41,7 @@ impl SessionTracker {
     }
 
     pub fn remove(&mut self, id: SessionId) -> Option<ConnId> {
+        self.recent.remove(&id);
         self.sessions.remove(&id).and_then(|t| t.conn)
     }
 
@@ -47,9 +50,35 @@ impl SessionTracker {
         match self.sessions.get_mut(&id) {
             Some(t) if !t.closing => {
                 t.deadline = now + t.timeout;
+                self.recent.insert(id);
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Records activity reported by another server (no entry in `recent`: it is not ours to
+    /// report again).
+    pub fn touch_reported(&mut self, id: SessionId, now: Instant) {
+        if let Some(t) = self.sessions.get_mut(&id) {
+            if !t.closing {
+                t.deadline = now + t.timeout;
+            }
+        }
+    }
+
+    /// The sessions touched here since the last call, sorted.
+    pub fn take_recent(&mut self) -> Vec<SessionId> {
+        let mut ids: Vec<SessionId> = self.recent.drain().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Gives every session a full timeout from `now` (a new leader did not see the activity
+    /// the old one saw). Closing sessions stay closing.
+    pub fn refresh_all(&mut self, now: Instant) {
+        for t in self.sessions.values_mut() {
+            t.deadline = now + t.timeout;
         }
     }
 

@@ -108,6 +108,14 @@ impl ArborServer {
     }
 
     pub fn try_start(opts: ArborOptions) -> Result<ArborServer, HarnessError> {
+        let mut server = Self::prepare(&opts)?;
+        server.write_config(&opts.config, None)?;
+        server.spawn_and_wait()?;
+        Ok(server)
+    }
+
+    /// A server with its directory and ports, not yet configured or started.
+    pub(crate) fn prepare(opts: &ArborOptions) -> Result<ArborServer, HarnessError> {
         let binary = opts.binary.clone().unwrap_or_else(arbor_bin);
         if !binary.is_file() {
             return Err(HarnessError::MissingBinary {
@@ -124,9 +132,7 @@ impl ArborServer {
         let client_port = free_port();
         let admin_port = free_port();
         let config_path = dir.path().join("zoo.cfg");
-        let config = render_zoo_cfg(&data_dir, client_port, admin_port, &opts.config);
-        std::fs::write(&config_path, config).map_err(HarnessError::io("write zoo.cfg"))?;
-        let mut server = ArborServer {
+        Ok(ArborServer {
             log_path: dir.path().join("server.log"),
             dir: dir.path().to_path_buf(),
             dir_guard: Some(dir),
@@ -137,12 +143,34 @@ impl ArborServer {
             admin_port,
             startup_timeout: opts.startup_timeout,
             child: None,
-        };
-        server.spawn_and_wait()?;
-        Ok(server)
+        })
+    }
+
+    /// Writes zoo.cfg (the harness's settings, then `extra`) and, for an ensemble member,
+    /// `dataDir/myid`.
+    pub(crate) fn write_config(
+        &self,
+        extra: &[(String, String)],
+        myid: Option<u64>,
+    ) -> Result<(), HarnessError> {
+        let config = render_zoo_cfg(&self.data_dir, self.client_port, self.admin_port, extra);
+        std::fs::write(&self.config_path, config).map_err(HarnessError::io("write zoo.cfg"))?;
+        if let Some(id) = myid {
+            std::fs::write(self.data_dir.join("myid"), format!("{id}\n"))
+                .map_err(HarnessError::io("write myid"))?;
+        }
+        Ok(())
     }
 
     fn spawn_and_wait(&mut self) -> Result<(), HarnessError> {
+        self.spawn()?;
+        self.wait_serving()
+    }
+
+    /// Starts the process without waiting for it (an ensemble member cannot serve before a
+    /// quorum of its peers runs). Kills a running one first.
+    pub fn spawn(&mut self) -> Result<(), HarnessError> {
+        self.kill9();
         // Append, so a restarted server's log follows the previous run's.
         let log = OpenOptions::new()
             .create(true)
@@ -152,7 +180,7 @@ impl ArborServer {
         let log_for_stderr = log
             .try_clone()
             .map_err(HarnessError::io("clone server.log handle"))?;
-        let mut child = Command::new(&self.binary)
+        let child = Command::new(&self.binary)
             .arg("server")
             .arg("--config")
             .arg(&self.config_path)
@@ -162,6 +190,20 @@ impl ArborServer {
             .stderr(Stdio::from(log_for_stderr))
             .spawn()
             .map_err(HarnessError::io(format!("spawn {}", self.binary.display())))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until the spawned process answers `ruok` and `srvr` says it serves; on failure
+    /// the process is killed and the error carries the log tail.
+    pub fn wait_serving(&mut self) -> Result<(), HarnessError> {
+        let Some(mut child) = self.child.take() else {
+            return Err(HarnessError::NotReady {
+                what: format!("arbor on {} (not started)", self.addr()),
+                seconds: 0,
+                log_tail: log_tail(&self.log_path),
+            });
+        };
         let what = format!("arbor on {}", self.addr());
         let result = wait_until_ready(self.addr(), self.startup_timeout, || {
             match child.try_wait() {
@@ -232,6 +274,17 @@ impl ArborServer {
     /// The process id, while the server runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends `signal` (e.g. `"STOP"`, `"CONT"`, `"TERM"`) to the running process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().expect("signal: the server is not running");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid} failed");
     }
 
     /// SIGKILLs the server (no clean shutdown), keeping its directory for [`Self::restart`].

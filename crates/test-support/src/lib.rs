@@ -6,6 +6,7 @@
 //! readable message (and the server log's tail), which is what a test wants.
 
 mod arbor;
+mod ensemble;
 mod error;
 mod four_letter;
 mod ports;
@@ -14,6 +15,7 @@ mod workspace;
 mod zk_reference;
 
 pub use arbor::{render_zoo_cfg, ArborOptions, ArborServer};
+pub use ensemble::ArborEnsemble;
 pub use error::HarnessError;
 pub use four_letter::{send_four_letter, wait_for_imok};
 pub use ports::free_port;

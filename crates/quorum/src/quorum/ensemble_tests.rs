@@ -14,8 +14,8 @@ struct Member {
 fn member_config(root: &Path, id: NodeId) -> QuorumConfig {
     let dir = root.join(format!("node{id}"));
     let mut cfg = QuorumConfig::new(id, dir.join("data"), dir.join("log"));
-    // Heartbeats every 20 ms, elections after 100..125 ms (+25 ms per rank).
-    cfg.tick_ms = 200;
+    // Heartbeats every 20 ms, elections after 100..125 ms (+25 ms per rank) past the lease.
+    cfg.tick_ms = 400;
     cfg
 }
 

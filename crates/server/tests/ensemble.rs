@@ -1,0 +1,205 @@
+//! Ensembles of real `arbor server` processes on loopback: roles, forwarding, failover under
+//! load, and recovery after every member was killed.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arbor_test_support::{ArborEnsemble, ArborOptions};
+use zookeeper_client as zk;
+
+use common::zk::{connect, persistent, within};
+
+/// Short ticks keep elections and session timeouts quick; still 100 ms heartbeats.
+fn opts() -> ArborOptions {
+    ArborOptions::new()
+        .config("tickTime", 1000)
+        .startup_timeout(Duration::from_secs(30))
+}
+
+/// Children of `path` as seen by `client` after a sync with the leader.
+async fn synced_children(client: &zk::Client, path: &str) -> BTreeSet<String> {
+    client.sync(path).await.expect("sync");
+    client
+        .list_children(path)
+        .await
+        .expect("list children")
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_forward_writes_and_agree() {
+    let ensemble = ArborEnsemble::start(3, opts());
+    // A fresh ensemble is led by its highest id, as ZooKeeper's election prefers.
+    assert_eq!(ensemble.wait_for_leader(Duration::from_secs(10)), 3);
+    assert_eq!(ensemble.mode(1).as_deref(), Some("follower"));
+    assert_eq!(ensemble.mode(2).as_deref(), Some("follower"));
+    let mntr = ensemble.member(3).four_letter("mntr");
+    assert!(mntr.contains("zk_server_state\tleader"), "{mntr}");
+    assert!(mntr.contains("zk_followers\t2"), "{mntr}");
+
+    // Writes on a follower are forwarded; a client reads its own write on its server at once.
+    let on_follower = connect(&ensemble.member(1).connect_string()).await;
+    on_follower
+        .create("/e", b"root", &persistent())
+        .await
+        .unwrap();
+    for i in 0..20 {
+        on_follower
+            .create(
+                &format!("/e/n{i:02}"),
+                format!("v{i}").as_bytes(),
+                &persistent(),
+            )
+            .await
+            .unwrap();
+    }
+    let (data, stat) = on_follower.get_data("/e/n19").await.unwrap();
+    assert_eq!(data, b"v19");
+    assert_eq!(stat.version, 0);
+
+    // Every member has the same children after sync; sequential names agree too.
+    let expected: BTreeSet<String> = (0..20).map(|i| format!("n{i:02}")).collect();
+    for id in ensemble.ids() {
+        let client = connect(&ensemble.member(id).connect_string()).await;
+        assert_eq!(
+            synced_children(&client, "/e").await,
+            expected,
+            "member {id}"
+        );
+    }
+
+    // A watch set through one member fires for a write made through another.
+    let watcher_client = connect(&ensemble.member(2).connect_string()).await;
+    let (_, _, watcher) = watcher_client.get_and_watch_data("/e").await.unwrap();
+    on_follower.set_data("/e", b"changed", None).await.unwrap();
+    let event = within("data watch across members", watcher.changed()).await;
+    assert_eq!(event.event_type, zk::EventType::NodeDataChanged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_under_load_loses_no_acknowledged_write() {
+    let mut ensemble = ArborEnsemble::start(3, opts());
+    let leader = ensemble.wait_for_leader(Duration::from_secs(10));
+    let all = ensemble.connect_string();
+    let setup = connect(&all).await;
+    setup.create("/load", b"", &persistent()).await.unwrap();
+
+    // Four writers create sequential-free unique paths as fast as they can; each records
+    // what was acknowledged.
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let client = connect(&all).await;
+        let acked = acked.clone();
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            let mut failures = 0u64;
+            while !stop.load(Ordering::Relaxed) && i < 20_000 {
+                let path = format!("/load/w{w}-{i:06}");
+                match client.create(&path, b"x", &persistent()).await {
+                    Ok(_) => acked.lock().unwrap().push(path),
+                    Err(_) => {
+                        failures += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                i += 1;
+            }
+            failures
+        }));
+    }
+    let count = || acked.lock().unwrap().len();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count() < 300 {
+        assert!(Instant::now() < deadline, "the writers made no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // kill -9 the leader; measure until the next acknowledged write.
+    let before = count();
+    let killed_at = Instant::now();
+    ensemble.member_mut(leader).kill9();
+    let deadline = killed_at + Duration::from_secs(20);
+    while count() <= before + 50 {
+        assert!(
+            Instant::now() < deadline,
+            "writes did not resume after the leader died"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let resumed_after = killed_at.elapsed();
+    let new_leader = ensemble.wait_for_leader(Duration::from_secs(10));
+    let elected_after = killed_at.elapsed();
+    assert_ne!(new_leader, leader);
+    eprintln!(
+        "kill -9 of leader {leader}: writes resumed after {resumed_after:?}; \
+         leader {new_leader} seen after {elected_after:?}"
+    );
+
+    // Bring the old leader back while writes continue; it rejoins as a follower.
+    ensemble.member_mut(leader).spawn().unwrap();
+    ensemble.member_mut(leader).wait_serving().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    // Every acknowledged create is on every member, the restarted one included.
+    let acked: BTreeSet<String> = acked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.trim_start_matches("/load/").to_owned())
+        .collect();
+    let mut views = Vec::new();
+    for id in ensemble.ids() {
+        let client = connect(&ensemble.member(id).connect_string()).await;
+        let children = synced_children(&client, "/load").await;
+        let missing: Vec<_> = acked.difference(&children).take(5).collect();
+        assert!(
+            missing.is_empty(),
+            "member {id} lacks acknowledged writes, e.g. {missing:?}"
+        );
+        views.push(children);
+    }
+    assert!(
+        views.windows(2).all(|w| w[0] == w[1]),
+        "members disagree after recovery"
+    );
+    assert_eq!(ensemble.mode(leader).as_deref(), Some("follower"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_every_member_loses_no_acknowledged_write() {
+    let mut ensemble = ArborEnsemble::start(3, opts());
+    ensemble.wait_for_leader(Duration::from_secs(10));
+    let client = connect(&ensemble.connect_string()).await;
+    client.create("/all", b"", &persistent()).await.unwrap();
+    let mut acked = BTreeSet::new();
+    for i in 0..200 {
+        let path = format!("/all/n{i:04}");
+        client.create(&path, b"x", &persistent()).await.unwrap();
+        acked.insert(format!("n{i:04}"));
+    }
+    drop(client);
+    for id in ensemble.ids().collect::<Vec<_>>() {
+        ensemble.member_mut(id).kill9();
+    }
+    for id in ensemble.ids().collect::<Vec<_>>() {
+        ensemble.member_mut(id).spawn().unwrap();
+    }
+    ensemble.wait_all_serving();
+    ensemble.wait_for_leader(Duration::from_secs(10));
+    for id in ensemble.ids() {
+        let client = connect(&ensemble.member(id).connect_string()).await;
+        assert_eq!(synced_children(&client, "/all").await, acked, "member {id}");
+    }
+}

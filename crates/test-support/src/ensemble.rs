@@ -1,0 +1,141 @@
+//! Several real `arbor server` processes forming one ensemble on loopback.
+
+use std::time::{Duration, Instant};
+
+use crate::arbor::{ArborOptions, ArborServer};
+use crate::error::HarnessError;
+use crate::four_letter::send_four_letter;
+use crate::ports::free_port;
+
+/// An ensemble of `arbor server` processes: member `i` (0-based) has server id `i + 1`.
+/// Participants come first, then observers. Dropping it SIGKILLs every member.
+pub struct ArborEnsemble {
+    members: Vec<ArborServer>,
+    participants: usize,
+}
+
+impl ArborEnsemble {
+    /// Starts `participants` voters (and no observers) and waits until every member serves.
+    pub fn start(participants: usize, opts: ArborOptions) -> ArborEnsemble {
+        Self::try_start(participants, 0, opts).unwrap_or_else(|e| panic!("ArborEnsemble: {e}"))
+    }
+
+    /// Starts `participants` voters and `observers` observers with `opts.config` applied to
+    /// each, writes each member's `myid`, and waits until all of them serve.
+    pub fn try_start(
+        participants: usize,
+        observers: usize,
+        opts: ArborOptions,
+    ) -> Result<ArborEnsemble, HarnessError> {
+        let total = participants + observers;
+        let mut members = Vec::with_capacity(total);
+        for _ in 0..total {
+            members.push(ArborServer::prepare(&opts)?);
+        }
+        let lines: Vec<(String, String)> = (1..=total)
+            .map(|id| {
+                let role = if id > participants { ":observer" } else { "" };
+                (
+                    format!("server.{id}"),
+                    format!("127.0.0.1:{}:{}{role}", free_port(), free_port()),
+                )
+            })
+            .collect();
+        for (index, member) in members.iter().enumerate() {
+            let mut config = opts.config.clone();
+            config.extend(lines.iter().cloned());
+            member.write_config(&config, Some(index as u64 + 1))?;
+        }
+        let mut ensemble = ArborEnsemble {
+            members,
+            participants,
+        };
+        for member in &mut ensemble.members {
+            member.spawn()?;
+        }
+        ensemble.try_wait_all_serving()?;
+        Ok(ensemble)
+    }
+
+    /// Waits until every running member answers and serves.
+    pub fn try_wait_all_serving(&mut self) -> Result<(), HarnessError> {
+        for member in &mut self.members {
+            if member.pid().is_some() {
+                member.wait_serving()?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn wait_all_serving(&mut self) {
+        if let Err(e) = self.try_wait_all_serving() {
+            panic!("ArborEnsemble: {e}");
+        }
+    }
+
+    /// The member with server id `id` (1-based).
+    pub fn member(&self, id: u64) -> &ArborServer {
+        &self.members[id as usize - 1]
+    }
+
+    pub fn member_mut(&mut self, id: u64) -> &mut ArborServer {
+        &mut self.members[id as usize - 1]
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = u64> {
+        1..=self.members.len() as u64
+    }
+
+    pub fn participants(&self) -> usize {
+        self.participants
+    }
+
+    /// A ZooKeeper connect string naming every member.
+    pub fn connect_string(&self) -> String {
+        self.members
+            .iter()
+            .map(ArborServer::connect_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The `Mode:` each running member reports in `srvr` (`None` if it does not answer or
+    /// is not serving).
+    pub fn mode(&self, id: u64) -> Option<String> {
+        let member = self.member(id);
+        member.pid()?;
+        let reply = send_four_letter(member.addr(), "srvr").ok()?;
+        reply
+            .lines()
+            .find_map(|line| line.strip_prefix("Mode: "))
+            .map(|mode| mode.trim().to_owned())
+    }
+
+    /// The id of the member that says it leads, if exactly one does.
+    pub fn leader(&self) -> Option<u64> {
+        let leaders: Vec<u64> = self
+            .ids()
+            .filter(|&id| self.mode(id).as_deref() == Some("leader"))
+            .collect();
+        match leaders.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
+    /// Waits up to `timeout` for a single serving leader; panics otherwise.
+    pub fn wait_for_leader(&self, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(id) = self.leader() {
+                return id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no single leader within {timeout:?}; modes: {:?}",
+                self.ids().map(|id| (id, self.mode(id))).collect::<Vec<_>>()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
