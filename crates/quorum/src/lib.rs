@@ -10,19 +10,22 @@
 //! - [`state_machine`] and [`snapshot`]: the `RaftStateMachine` delegating to the applier, and
 //!   snapshot files with retention;
 //! - [`network`]: the peer transport (a placeholder until the multi-server work);
-//! - [`quorum`]: the [`Quorum`] facade the server calls.
+//! - [`quorum`]: the [`Quorum`] facade the server calls;
+//! - [`observe`]: hooks that time fsyncs and snapshots and follow leadership (for metrics).
 
 mod batcher;
 pub mod error;
 mod files;
 pub mod log_store;
 pub mod network;
+pub mod observe;
 pub mod quorum;
 pub mod snapshot;
 pub mod state_machine;
 pub mod types;
 
 pub use error::{LogError, ProposeError, QuorumError, SnapshotError};
+pub use observe::{DurationObserver, Leadership, LeadershipWatch, StorageObservers};
 pub use quorum::{Quorum, QuorumConfig, QuorumStatus, Role};
 pub use types::{Applier, Response, TxnBatch, TypeConfig};
 

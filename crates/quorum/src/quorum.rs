@@ -17,6 +17,7 @@ use crate::batcher::{self, Proposal};
 use crate::error::{ProposeError, QuorumError};
 use crate::log_store::{FlushAck, LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
 use crate::network::NoPeers;
+use crate::observe::{LeadershipWatch, StorageObservers};
 use crate::snapshot::{self, MIN_RETAIN_COUNT};
 use crate::state_machine::StateMachine;
 use crate::types::{Applier, NodeId, Response, TypeConfig};
@@ -50,6 +51,8 @@ pub struct QuorumConfig {
     pub segment_size: u64,
     /// How long `start_standalone` waits to become leader and replay the log.
     pub startup_timeout: Duration,
+    /// Where fsync and snapshot durations are reported (metrics); none by default.
+    pub observers: StorageObservers,
 }
 
 impl QuorumConfig {
@@ -70,6 +73,7 @@ impl QuorumConfig {
             tick_ms: 2000,
             segment_size: DEFAULT_SEGMENT_SIZE,
             startup_timeout: Duration::from_secs(300),
+            observers: StorageObservers::default(),
         }
     }
 
@@ -138,8 +142,10 @@ pub struct QuorumStatus {
     pub term: u64,
     pub leader: Option<NodeId>,
     pub voters: Vec<NodeId>,
-    /// Index of the newest log entry (the highest zxid proposed here).
+    /// Index of the newest log entry.
     pub last_log_index: Option<u64>,
+    /// Index of the last log entry applied to the application.
+    pub last_applied_index: Option<u64>,
     /// The zxid of the last entry applied to the application.
     pub last_applied_zxid: i64,
     pub snapshot_index: Option<u64>,
@@ -191,9 +197,11 @@ impl Quorum {
                 force_sync: cfg.force_sync,
                 flush_ack: FlushAck::BeforeApply,
             },
-        )?;
+        )?
+        .with_fsync_observer(cfg.observers.fsync.clone());
         let state_machine = StateMachine::open(&cfg.data_dir, applier, retain)?
-            .with_durability_gate(log_store.durability_gate());
+            .with_durability_gate(log_store.durability_gate())
+            .with_snapshot_observer(cfg.observers.snapshot.clone());
         if let Some(purged) = log_store.log_state().last_purged_log_id {
             let restored = state_machine.last_applied().map(|id| id.index);
             if restored.is_none_or(|r| r < purged.index) {
@@ -347,11 +355,17 @@ impl Quorum {
             leader: m.current_leader,
             voters: m.membership_config.voter_ids().collect(),
             last_log_index: m.last_log_index,
+            last_applied_index: m.last_applied.map(|id| id.index),
             last_applied_zxid: self.last_applied_zxid(),
             snapshot_index: m.snapshot.map(|id| id.index),
             purged_index: m.purged.map(|id| id.index),
             log_fsyncs: self.inner.log_syncs.load(Ordering::Relaxed),
         }
+    }
+
+    /// Follows changes of term and leader (leader-change and election-time metrics).
+    pub fn leadership(&self) -> LeadershipWatch {
+        LeadershipWatch::new(self.inner.raft.metrics())
     }
 
     /// Take a snapshot of everything applied so far and wait until it is written (retention
