@@ -71,10 +71,49 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .context("cannot start the server")?;
     tracing::info!("serving ZooKeeper clients on {}", server.local_addr());
+    let server = std::sync::Arc::new(server);
+    let apis = tokio::spawn(mount_module_apis(server.clone()));
     wait_for_shutdown_signal().await;
+    apis.abort();
+    let _ = apis.await;
+    let Ok(server) = std::sync::Arc::try_unwrap(server) else {
+        anyhow::bail!("the server is still in use at shutdown");
+    };
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// How long the module APIs' own session may go unheard before the server expires it.
+const API_SESSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Mounts the module HTTP APIs (`arbor_cli::api_mount`) on the admin listener, built on a
+/// ZooKeeper session to this server's own client port so API writes take the client write
+/// path. If that session ends (expired, e.g. after a long pause), a new one is made and the
+/// handlers are mounted anew on it.
+async fn mount_module_apis(server: std::sync::Arc<arbor_server::Server>) {
+    let mut addr = server.local_addr();
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let connect_string = addr.to_string();
+    loop {
+        match arbor_coord::remote::ZkCoord::connect(&connect_string, API_SESSION_TIMEOUT).await {
+            Ok(coord) => {
+                let handlers = arbor_cli::api_mount::handlers(&coord);
+                if !handlers.is_empty() {
+                    server.mount_api(handlers);
+                }
+                coord.session_ended().await;
+                tracing::warn!("the module APIs' session ended; reconnecting");
+            }
+            Err(e) => tracing::warn!("module APIs cannot connect to {connect_string}: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// Returns freed memory to the OS every 30 seconds. mimalloc purges freed pages only while

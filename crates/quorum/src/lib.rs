@@ -13,13 +13,15 @@
 //!   read-index requests, session reports);
 //! - [`network`]: openraft's network over [`peer`];
 //! - [`batcher`]: the proposal pipeline (batching, forwarding to the leader, FIFO order);
-//! - [`quorum`]: the [`Quorum`] facade the server calls.
+//! - [`quorum`]: the [`Quorum`] facade the server calls;
+//! - [`observe`]: hooks that time fsyncs and snapshots and follow leadership (for metrics).
 
 mod batcher;
 pub mod error;
 mod files;
 pub mod log_store;
 pub mod network;
+pub mod observe;
 pub mod peer;
 pub mod quorum;
 pub mod snapshot;
@@ -27,6 +29,7 @@ pub mod state_machine;
 pub mod types;
 
 pub use error::{LogError, ProposeError, QuorumError, SnapshotError};
+pub use observe::{DurationObserver, Leadership, LeadershipWatch, StorageObservers};
 pub use quorum::{Ensemble, Quorum, QuorumConfig, QuorumStatus, Role};
 pub use types::{Applier, Response, TxnBatch, TypeConfig};
 

@@ -18,6 +18,7 @@ use crate::batcher::{self, BatcherConfig, Poison, Proposal};
 use crate::error::{ProposeError, QuorumError};
 use crate::log_store::{FlushAck, LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
 use crate::network::{NoPeers, TcpNetwork};
+use crate::observe::{LeadershipWatch, StorageObservers};
 use crate::peer;
 use crate::peer::client::PeerClient;
 use crate::peer::listener::{PeerService, ServeFuture};
@@ -55,6 +56,8 @@ pub struct QuorumConfig {
     pub segment_size: u64,
     /// How long `start_standalone` waits to become leader and replay the log.
     pub startup_timeout: Duration,
+    /// Where fsync and snapshot durations are reported (metrics); none by default.
+    pub observers: StorageObservers,
 }
 
 /// The members of an ensemble, from the `server.N` lines.
@@ -123,6 +126,7 @@ impl QuorumConfig {
             tick_ms: 2000,
             segment_size: DEFAULT_SEGMENT_SIZE,
             startup_timeout: Duration::from_secs(300),
+            observers: StorageObservers::default(),
         }
     }
 
@@ -183,12 +187,14 @@ impl QuorumConfig {
 const CLUSTER_NAME: &str = "arbor";
 
 /// The Raft role of this node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Role {
     Leader,
     Follower,
     Candidate,
     Learner,
+    /// Not running (also the default of an empty status).
+    #[default]
     Shutdown,
 }
 
@@ -205,7 +211,7 @@ impl From<ServerState> for Role {
 }
 
 /// A point-in-time view of the replication state (for `srvr`/`mntr`, metrics, admin).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QuorumStatus {
     pub node_id: NodeId,
     pub role: Role,
@@ -217,7 +223,7 @@ pub struct QuorumStatus {
     pub learners: Vec<NodeId>,
     /// Index of the newest log entry.
     pub last_log_index: Option<u64>,
-    /// Index of the newest applied log entry.
+    /// Index of the last log entry applied to the application.
     pub last_applied_index: Option<u64>,
     /// The zxid of the last entry applied to the application.
     pub last_applied_zxid: i64,
@@ -369,8 +375,10 @@ impl Quorum {
                 force_sync: cfg.force_sync,
                 flush_ack,
             },
-        )?;
-        let mut state_machine = StateMachine::open(&cfg.data_dir, applier.clone(), retain)?;
+        )?
+        .with_fsync_observer(cfg.observers.fsync.clone());
+        let mut state_machine = StateMachine::open(&cfg.data_dir, applier.clone(), retain)?
+            .with_snapshot_observer(cfg.observers.snapshot.clone());
         if flush_ack == FlushAck::BeforeApply {
             state_machine = state_machine.with_durability_gate(log_store.durability_gate());
         }
@@ -747,6 +755,11 @@ impl Quorum {
             millis_since_quorum_ack: m.millis_since_quorum_ack,
             serving: self.serving_given(m.state, m.millis_since_quorum_ack),
         }
+    }
+
+    /// Follows changes of term and leader (leader-change and election-time metrics).
+    pub fn leadership(&self) -> LeadershipWatch {
+        LeadershipWatch::new(self.inner.raft.metrics())
     }
 
     /// Take a snapshot of everything applied so far and wait until it is written (retention

@@ -22,6 +22,7 @@ use std::io::{self, Cursor};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
@@ -29,6 +30,7 @@ use tokio::sync::watch;
 
 use crate::error::SnapshotError;
 use crate::log_store::DurabilityGate;
+use crate::observe::DurationObserver;
 use crate::snapshot;
 use crate::types::{
     Applier, Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership,
@@ -55,6 +57,7 @@ pub struct StateMachine {
     applied_zxid: Arc<AtomicI64>,
     applied_watch: watch::Sender<i64>,
     durability: Option<DurabilityGate>,
+    snapshot_timing: Option<Arc<dyn DurationObserver>>,
 }
 
 impl StateMachine {
@@ -82,6 +85,7 @@ impl StateMachine {
             applied_zxid: Arc::new(AtomicI64::new(0)),
             applied_watch: watch::Sender::new(0),
             durability: None,
+            snapshot_timing: None,
         };
         for file in snapshot::list(dir).map_err(io_err)? {
             match sm.restore_file(&file.path) {
@@ -99,6 +103,15 @@ impl StateMachine {
     /// [`crate::log_store::FlushAck::BeforeApply`]).
     pub fn with_durability_gate(mut self, gate: DurabilityGate) -> StateMachine {
         self.durability = Some(gate);
+        self
+    }
+
+    /// Reports how long each snapshot took (serializing plus writing the file).
+    pub fn with_snapshot_observer(
+        mut self,
+        observer: Option<Arc<dyn DurationObserver>>,
+    ) -> StateMachine {
+        self.snapshot_timing = observer;
         self
     }
 
@@ -209,6 +222,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        let started = Instant::now();
         let mut body = self.zxid.to_le_bytes().to_vec();
         let body = self.applier.snapshot(&mut body).map(|()| body);
         SnapshotBuilder {
@@ -216,6 +230,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             retain_count: self.retain_count,
             meta: self.snapshot_meta(),
             body,
+            started,
+            timing: self.snapshot_timing.clone(),
         }
     }
 
@@ -277,6 +293,9 @@ pub struct SnapshotBuilder {
     retain_count: usize,
     meta: SnapshotMeta,
     body: io::Result<Vec<u8>>,
+    /// When serializing began, for the snapshot-time observer.
+    started: Instant,
+    timing: Option<Arc<dyn DurationObserver>>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -296,6 +315,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         .await
         .map_err(|e| snapshot_err(Some(&self.meta), ErrorVerb::Write, e))?
         .map_err(|e| snapshot_err(Some(&self.meta), ErrorVerb::Write, e))?;
+        if let Some(timing) = &self.timing {
+            timing.observe(self.started.elapsed());
+        }
         Ok(Snapshot {
             meta: self.meta.clone(),
             snapshot: Box::new(Cursor::new(body)),

@@ -101,6 +101,8 @@ pub struct ServerConfig {
     pub servers: Vec<ServerEntry>,
     /// `metricsProvider.httpPort`: Prometheus endpoint port, when configured.
     pub metrics_http_port: Option<u16>,
+    /// `metricsProvider.httpHost`: the address the Prometheus endpoint binds (all by default).
+    pub metrics_http_host: IpAddr,
     pub standalone_enabled: bool,
     pub reconfig_enabled: bool,
     /// Keys that were present but are not used by Arbor, in file order, without duplicates.
@@ -149,6 +151,7 @@ impl Default for ServerConfig {
             super_digest: None,
             servers: Vec::new(),
             metrics_http_port: None,
+            metrics_http_host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             standalone_enabled: true,
             reconfig_enabled: false,
             ignored_keys: Vec::new(),
@@ -234,6 +237,12 @@ impl ServerConfig {
         SocketAddr::new(self.client_port_address, self.client_port)
     }
 
+    /// The address the separate Prometheus endpoint binds, when `metricsProvider.httpPort` is set.
+    pub fn metrics_socket_addr(&self) -> Option<SocketAddr> {
+        self.metrics_http_port
+            .map(|port| SocketAddr::new(self.metrics_http_host, port))
+    }
+
     /// The address the admin HTTP server binds.
     pub fn admin_socket_addr(&self) -> SocketAddr {
         SocketAddr::new(self.admin.address, self.admin.port)
@@ -310,6 +319,7 @@ impl ServerConfig {
                     config.super_digest = Some(value.super_digest()?)
                 }
                 "metricsProvider.httpPort" => config.metrics_http_port = Some(value.port()?),
+                "metricsProvider.httpHost" => config.metrics_http_host = value.ip()?,
                 "standaloneEnabled" => config.standalone_enabled = value.boolean()?,
                 "reconfigEnabled" => config.reconfig_enabled = value.boolean()?,
                 _ => match key.strip_prefix("server.") {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arbor_proto::{
-    reply_frame, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, Id, Reader,
-    Record, ReplyHeader, Request, RequestHeader, Response,
+    reply_frame, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, Id, OpCode,
+    Reader, Record, ReplyHeader, Request, RequestHeader, Response,
 };
 use arbor_quorum::ProposeError;
 use arbor_tree::{SessionId, Txn, TxnOp, TxnResult};
@@ -46,6 +46,7 @@ enum Pending {
     },
     Write {
         xid: i32,
+        op: OpCode,
         shape: WriteReply,
         done: Completion,
         started: Instant,
@@ -60,6 +61,20 @@ enum Pending {
     CloseSession { xid: i32, done: Completion },
     /// Send what came before, then close (e.g. failed authentication).
     Close,
+}
+
+/// How many of a connection's requests wait in its pipeline to be answered (`cons`, `mntr`'s
+/// outstanding_requests). Reads the channel's occupancy when asked, so it costs the request
+/// path nothing; the request being answered at that moment is not counted.
+#[derive(Debug)]
+pub struct QueueDepth(mpsc::WeakSender<Pending>);
+
+impl QueueDepth {
+    pub fn depth(&self) -> usize {
+        self.0
+            .upgrade()
+            .map_or(0, |tx| tx.max_capacity() - tx.capacity())
+    }
 }
 
 fn error_reply(xid: i32, zxid: i64, err: ErrorCode) -> Vec<u8> {
@@ -139,12 +154,15 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         Handshake::Refused => return,
     };
     let conn_id = shared.next_conn_id();
+    let limit = (shared.config.global_outstanding_limit as usize).max(1);
+    let (pipeline, pipeline_rx) = mpsc::channel(limit);
     let info = Arc::new(ConnInfo {
         peer,
         session: established.session.into(),
         received: 0.into(),
         sent: 0.into(),
         established_ms: now_ms(),
+        queue: QueueDepth(pipeline.downgrade()),
     });
     shared.connections.lock().insert(conn_id, info.clone());
 
@@ -175,8 +193,6 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         },
     ));
 
-    let limit = (shared.config.global_outstanding_limit as usize).max(1);
-    let (pipeline, pipeline_rx) = mpsc::channel(limit);
     let mut connection = Connection {
         shared: shared.clone(),
         id: conn_id,
@@ -405,15 +421,19 @@ impl Connection {
                 Pending::Reply(error_reply(xid, zxid, ErrorCode::ReconfigDisabled))
             }
             Request::Sasl(_) => Pending::Reply(error_reply(xid, zxid, ErrorCode::Unimplemented)),
-            request if request.is_write() => match ops::write_op(request) {
-                Ok((op, shape)) => Pending::Write {
-                    xid,
-                    shape,
-                    done: self.submit(op).await?,
-                    started,
-                },
-                Err(e) => Pending::Reply(error_reply(xid, zxid, e)),
-            },
+            request if request.is_write() => {
+                let opcode = request.op_code();
+                match ops::write_op(request) {
+                    Ok((op, shape)) => Pending::Write {
+                        xid,
+                        op: opcode,
+                        shape,
+                        done: self.submit(op).await?,
+                        started,
+                    },
+                    Err(e) => Pending::Reply(error_reply(xid, zxid, e)),
+                }
+            }
             request => Pending::Read {
                 xid,
                 request,
@@ -494,17 +514,21 @@ async fn respond_loop(
                 // Replies echo the request's xid, reserved ones (ping -2, setWatches -8)
                 // included, as ZooKeeper does.
                 let result = ops::read(db, &caller, &request);
-                (reply(xid, db.last_zxid(), result), Some(started))
+                (
+                    reply(xid, db.last_zxid(), result),
+                    Some((request.op_code(), started)),
+                )
             }
             Pending::Write {
                 xid,
+                op,
                 shape,
                 done,
                 started,
             } => match done.await {
                 Ok(r) => (
                     reply(xid, r.zxid, ops::write_reply(&shape, &r.applied.result)),
-                    Some(started),
+                    Some((op, started)),
                 ),
                 Err(e) => {
                     tracing::warn!("write failed: {e}; closing connection");
@@ -517,7 +541,10 @@ async fn respond_loop(
                 done,
                 started,
             } => match done.await {
-                Ok(zxid) => (reply(xid, zxid, Ok(Response::Sync(path))), Some(started)),
+                Ok(zxid) => (
+                    reply(xid, zxid, Ok(Response::Sync(path))),
+                    Some((OpCode::Sync, started)),
+                ),
                 Err(e) => {
                     tracing::warn!("sync failed: {e}; closing connection");
                     break;
@@ -535,8 +562,10 @@ async fn respond_loop(
                 break;
             }
         };
-        if let Some(started) = started {
-            shared.stats.latency(started.elapsed());
+        if let Some((op, started)) = started {
+            let elapsed = started.elapsed();
+            shared.stats.latency(elapsed);
+            shared.metrics.requests.observe(op, elapsed);
         }
         if outbox.send(Outbound::Frame(frame)).is_err() {
             break;

@@ -14,9 +14,11 @@ use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::admin::{Admin, AdminListeners};
 use crate::config::ServerConfig;
 use crate::conn;
 use crate::db::Db;
+use crate::metrics::Metrics;
 use crate::stats::ServerStats;
 use crate::watch::ConnId;
 
@@ -39,6 +41,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot set up metrics")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// Per-connection counters for `cons`.
@@ -49,6 +53,8 @@ pub struct ConnInfo {
     pub received: AtomicU64,
     pub sent: AtomicU64,
     pub established_ms: i64,
+    /// Requests of this connection waiting to be answered.
+    pub queue: conn::QueueDepth,
 }
 
 /// Everything a connection needs from the server.
@@ -57,6 +63,8 @@ pub struct Shared {
     pub db: Arc<Db>,
     pub quorum: Quorum,
     pub stats: ServerStats,
+    /// Prometheus metrics (request latency per opcode, storage timings, leadership).
+    pub metrics: Arc<Metrics>,
     pub connections: Mutex<HashMap<ConnId, Arc<ConnInfo>>>,
     pub started: Instant,
     next_conn: AtomicU64,
@@ -102,6 +110,9 @@ impl Shared {
 pub struct Server {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    admin: Arc<Admin>,
+    admin_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -116,10 +127,19 @@ impl Server {
         let db = Arc::new(Db::new(TreeOptions {
             extended_types_enabled: config.extended_types_enabled,
         }));
+        let metrics = Arc::new(Metrics::new()?);
+        // The admin listeners answer /healthz (and /readyz: "starting") during log replay.
+        let (admin, admin_listeners) = Admin::start(&config).await?;
+        let AdminListeners {
+            admin_addr,
+            metrics_addr,
+            tasks: admin_tasks,
+        } = admin_listeners;
+        let abort_admin = || admin_tasks.iter().for_each(JoinHandle::abort);
         let server_id = if config.is_standalone() {
             1
         } else {
-            read_myid(&config)?
+            read_myid(&config).inspect_err(|_| abort_admin())?
         };
         let quorum_config = QuorumConfig {
             force_sync: config.force_sync,
@@ -127,42 +147,77 @@ impl Server {
             snap_retain_count: config.autopurge.snap_retain_count as usize,
             purge_interval_hours: u64::from(config.autopurge.purge_interval_hours),
             tick_ms: u64::from(config.tick_time_ms),
+            observers: metrics.storage_observers(),
             ..QuorumConfig::new(server_id, &config.data_dir, &config.data_log_dir)
         };
         let quorum = if config.is_standalone() {
-            Quorum::start_standalone(quorum_config, db.clone()).await?
+            Quorum::start_standalone(quorum_config, db.clone()).await
         } else {
-            Quorum::start_ensemble(quorum_config, config.ensemble(), db.clone()).await?
-        };
+            Quorum::start_ensemble(quorum_config, config.ensemble(), db.clone()).await
+        }
+        .inspect_err(|_| abort_admin())?;
         let addr = config.client_socket_addr();
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Listen { addr, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| StartError::Listen { addr, source })?;
+        let bound = match TcpListener::bind(addr).await {
+            Ok(listener) => listener.local_addr().map(|local| (listener, local)),
+            Err(e) => Err(e),
+        };
+        let (listener, local_addr) = match bound {
+            Ok(bound) => bound,
+            Err(source) => {
+                abort_admin();
+                quorum.shutdown().await;
+                return Err(StartError::Listen { addr, source });
+            }
+        };
         let shared = Arc::new(Shared {
             config,
             db,
             quorum,
             stats: ServerStats::default(),
+            metrics: metrics.clone(),
             connections: Mutex::new(HashMap::new()),
             started: Instant::now(),
             next_conn: AtomicU64::new(1),
             next_session: AtomicI64::new(initial_session_id(server_id, now_ms())),
         });
-        let tasks = vec![
+        admin.attach(shared.clone());
+        let mut tasks = vec![
             tokio::spawn(accept_loop(shared.clone(), listener)),
             tokio::spawn(expire_sessions(shared.clone())),
             tokio::spawn(housekeeping(shared.clone())),
             tokio::spawn(report_sessions(shared.clone())),
             tokio::spawn(drop_clients_when_not_serving(shared.clone())),
+            tokio::spawn(crate::metrics::follow_leadership(
+                shared.quorum.clone(),
+                metrics,
+            )),
         ];
+        tasks.extend(admin_tasks);
         Ok(Server {
             shared,
             local_addr,
+            admin,
+            admin_addr,
+            metrics_addr,
             tasks,
         })
+    }
+
+    /// Mounts module HTTP APIs on the admin listener under their prefixes (`/api/v1/...`);
+    /// may be called at any time, also after start. Without an admin listener
+    /// (`admin.enableServer=false`) they are kept but unreachable.
+    pub fn mount_api(&self, handlers: Vec<Arc<dyn arbor_coord::api::ApiHandler>>) {
+        self.admin.mount(handlers);
+    }
+
+    /// Where the admin HTTP listener listens, unless `admin.enableServer=false`.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// Where the separate Prometheus endpoint listens, when `metricsProvider.httpPort` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -293,7 +348,10 @@ async fn drop_clients_when_not_serving(shared: Arc<Shared>) {
             tracing::warn!("not serving: no quorum or leader; closing client connections");
             shared.db.close_all_connections();
         } else if serving && !was_serving {
-            tracing::info!("serving clients as {}", crate::four_letter::mode(&shared));
+            tracing::info!(
+                "serving clients as {}",
+                crate::report::gather::server_state(&shared)
+            );
         }
         was_serving = serving;
     }

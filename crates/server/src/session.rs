@@ -142,12 +142,12 @@ impl SessionTracker {
         self.sessions.is_empty()
     }
 
-    /// (session, timeout) pairs, sorted, for `dump`.
-    pub fn list(&self) -> Vec<(SessionId, Duration)> {
+    /// (session, timeout, deadline) triples, sorted, for `dump`.
+    pub fn list(&self) -> Vec<(SessionId, Duration, Instant)> {
         let mut v: Vec<_> = self
             .sessions
             .iter()
-            .map(|(&id, t)| (id, t.timeout))
+            .map(|(&id, t)| (id, t.timeout, t.deadline))
             .collect();
         v.sort();
         v

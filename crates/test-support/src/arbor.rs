@@ -258,6 +258,11 @@ impl ArborServer {
         self.admin_port
     }
 
+    /// The admin HTTP address, `127.0.0.1:<admin.serverPort>`.
+    pub fn admin_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.admin_port))
+    }
+
     /// The temporary directory holding zoo.cfg, data/ and server.log.
     pub fn dir(&self) -> &Path {
         &self.dir

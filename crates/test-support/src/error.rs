@@ -31,6 +31,9 @@ pub enum HarnessError {
         log_tail: String,
     },
 
+    #[error("{what}: {detail}")]
+    BadResponse { what: String, detail: String },
+
     #[error("{what} failed ({status}):\n{output}")]
     CommandFailed {
         what: String,

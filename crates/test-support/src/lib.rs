@@ -1,5 +1,5 @@
 //! Test helpers shared by every crate's integration tests: free loopback ports, raw four-letter
-//! words, a spawned `arbor server` process ([`ArborServer`]) and a real Apache ZooKeeper 3.8
+//! words, a minimal HTTP/1.1 client ([`http_get`]), a spawned `arbor server` process ([`ArborServer`]) and a real Apache ZooKeeper 3.8
 //! started through `shared/tools/zk-reference` ([`ZkReference`]).
 //!
 //! Helpers whose name starts with `try_` return [`HarnessError`]; the others panic with a
@@ -9,6 +9,7 @@ mod arbor;
 mod ensemble;
 mod error;
 mod four_letter;
+mod http;
 mod ports;
 mod process;
 mod workspace;
@@ -18,6 +19,7 @@ pub use arbor::{render_zoo_cfg, ArborOptions, ArborServer};
 pub use ensemble::ArborEnsemble;
 pub use error::HarnessError;
 pub use four_letter::{send_four_letter, wait_for_imok};
+pub use http::{http_get, http_request, HttpRequestSpec, HttpResponse};
 pub use ports::free_port;
 pub use workspace::{arbor_bin, workspace_root};
 pub use zk_reference::ZkReference;

@@ -10,13 +10,18 @@ use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread;
+use std::time::Instant;
 
 use openraft::storage::LogFlushed;
 use tokio::sync::watch;
 
+use crate::observe::DurationObserver;
 use crate::types::TypeConfig;
+
+/// Where the flusher reports how long each fdatasync took, once someone asks for it.
+pub(crate) type FsyncObserverSlot = Arc<OnceLock<Arc<dyn DurationObserver>>>;
 
 /// The highest log index known to be on disk (`None`: nothing yet), or why syncing failed.
 type Watermark = Result<Option<u64>, String>;
@@ -116,14 +121,18 @@ impl Drop for Flusher {
 }
 
 impl Flusher {
-    pub(crate) fn spawn(durable: &Durable, syncs: Arc<AtomicU64>) -> io::Result<Flusher> {
+    pub(crate) fn spawn(
+        durable: &Durable,
+        syncs: Arc<AtomicU64>,
+        timing: FsyncObserverSlot,
+    ) -> io::Result<Flusher> {
         let (tx, rx) = mpsc::channel();
         let watermark = Durable {
             tx: Arc::clone(&durable.tx),
         };
         let thread = thread::Builder::new()
             .name("arbor-log-flush".into())
-            .spawn(move || run(rx, watermark, syncs))?;
+            .spawn(move || run(rx, watermark, syncs, timing))?;
         Ok(Flusher {
             tx: Some(tx),
             thread: Some(thread),
@@ -157,7 +166,12 @@ impl Flusher {
     }
 }
 
-fn run(rx: mpsc::Receiver<FlushRequest>, durable: Durable, syncs: Arc<AtomicU64>) {
+fn run(
+    rx: mpsc::Receiver<FlushRequest>,
+    durable: Durable,
+    syncs: Arc<AtomicU64>,
+    timing: FsyncObserverSlot,
+) {
     // After a failed fsync the kernel may have dropped the dirty pages and a later fsync can
     // succeed without them being on disk, so the first failure fails everything after it.
     let mut poisoned: Option<(io::ErrorKind, String)> = None;
@@ -172,7 +186,12 @@ fn run(rx: mpsc::Receiver<FlushRequest>, durable: Durable, syncs: Arc<AtomicU64>
                     continue;
                 }
                 syncs.fetch_add(1, Ordering::Relaxed);
-                if let Err(e) = file.sync_data() {
+                let started = Instant::now();
+                let synced_file = file.sync_data();
+                if let Some(observer) = timing.get() {
+                    observer.observe(started.elapsed());
+                }
+                if let Err(e) = synced_file {
                     tracing::error!(error = %e, "fdatasync of the Raft log failed");
                     durable.fail(format!("fdatasync of the Raft log failed: {e}"));
                     poisoned = Some((e.kind(), e.to_string()));
@@ -209,7 +228,7 @@ mod tests {
         let durable = Durable::new(None);
         let mut gate = durable.gate();
         let syncs = Arc::new(AtomicU64::new(0));
-        let flusher = Flusher::spawn(&durable, Arc::clone(&syncs)).unwrap();
+        let flusher = Flusher::spawn(&durable, Arc::clone(&syncs), Default::default()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = Arc::new(File::create(dir.path().join("f")).unwrap());
 

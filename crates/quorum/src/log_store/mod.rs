@@ -56,11 +56,12 @@ use parking_lot::Mutex;
 
 use self::cache::EntryCache;
 pub use self::flusher::DurabilityGate;
-use self::flusher::{Durable, Flusher};
+use self::flusher::{Durable, Flusher, FsyncObserverSlot};
 use self::meta::{CommitHintWriter, DurableState};
 use self::record::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::error::LogError;
 use crate::files::{fsync_dir, read_u32, remove_if_exists, DirLock, LockError};
+use crate::observe::DurationObserver;
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 /// Default size at which a segment is rolled (ZooKeeper preallocates 64 MiB log files).
@@ -104,6 +105,7 @@ pub struct LogStore {
     commit_hint: CommitHintWriter,
     options: LogOptions,
     syncs: Arc<AtomicU64>,
+    fsync_timing: FsyncObserverSlot,
     _lock: DirLock,
 }
 
@@ -190,8 +192,9 @@ impl LogStore {
         }
         let durable = Durable::new(inner.last_log_id().map(|id| id.index));
         let syncs = Arc::new(AtomicU64::new(0));
-        let flusher =
-            Flusher::spawn(&durable, Arc::clone(&syncs)).map_err(|e| LogError::io(dir, e))?;
+        let fsync_timing = FsyncObserverSlot::default();
+        let flusher = Flusher::spawn(&durable, Arc::clone(&syncs), Arc::clone(&fsync_timing))
+            .map_err(|e| LogError::io(dir, e))?;
         let commit_hint =
             CommitHintWriter::spawn(dir.to_path_buf()).map_err(|e| LogError::io(dir, e))?;
         Ok(LogStore {
@@ -201,6 +204,7 @@ impl LogStore {
             commit_hint,
             options,
             syncs,
+            fsync_timing,
             _lock: lock,
         })
     }
@@ -208,6 +212,14 @@ impl LogStore {
     /// A gate the state machine waits at until entries are durable (see [`FlushAck`]).
     pub fn durability_gate(&self) -> DurabilityGate {
         self.durable.gate()
+    }
+
+    /// Reports the duration of every fdatasync of appended entries to `observer`.
+    pub fn with_fsync_observer(self, observer: Option<Arc<dyn DurationObserver>>) -> LogStore {
+        if let Some(observer) = observer {
+            let _ = self.fsync_timing.set(observer);
+        }
+        self
     }
 
     /// Counter of fdatasync calls made by the group-commit flusher.

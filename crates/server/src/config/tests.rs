@@ -84,6 +84,7 @@ fn every_key_is_read_from_zoo_cfg() {
          znode.container.checkIntervalMs=1000\n\
          DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n\
          metricsProvider.httpPort=7000\n\
+         metricsProvider.httpHost=127.0.0.3\n\
          standaloneEnabled=false\n\
          reconfigEnabled=true\n");
     assert_eq!(c.tick_time_ms, 1000);
@@ -115,6 +116,10 @@ fn every_key_is_read_from_zoo_cfg() {
         Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
     );
     assert_eq!(c.metrics_http_port, Some(7000));
+    assert_eq!(
+        c.metrics_socket_addr().map(|a| a.to_string()).as_deref(),
+        Some("127.0.0.3:7000")
+    );
     assert!(!c.standalone_enabled);
     assert!(c.reconfig_enabled);
     assert!(c.ignored_keys.is_empty(), "{:?}", c.ignored_keys);
