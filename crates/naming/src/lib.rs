@@ -1,0 +1,12 @@
+//! Arbor's naming service: a service registry in Curator's ServiceDiscovery layout, so Java
+//! services registered with Curator or Spring Cloud Zookeeper Discovery, hosts registered by
+//! `arbor-agent`, and Arbor's API and CLI all see one registry.
+//!
+//! - [`instance`]: the node data, Curator's `ServiceInstance` JSON (pure).
+//! - [`layout`]: where it lives, `<base>/<service>/<instanceId>` (pure).
+
+pub mod instance;
+pub mod layout;
+
+pub use instance::{HealthStatus, InstanceError, ServiceInstance, ServiceType, UriSpec};
+pub use layout::RegistryLayout;
