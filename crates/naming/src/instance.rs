@@ -304,6 +304,12 @@ pub struct ServiceInstance {
     pub extra: Map<String, Value>,
 }
 
+impl AsRef<ServiceInstance> for ServiceInstance {
+    fn as_ref(&self) -> &ServiceInstance {
+        self
+    }
+}
+
 fn enabled_when_missing() -> bool {
     true
 }

@@ -4,9 +4,14 @@
 //!
 //! - [`instance`]: the node data, Curator's `ServiceInstance` JSON (pure).
 //! - [`layout`]: where it lives, `<base>/<service>/<instanceId>` (pure).
+//! - [`query`]: filters, the protection threshold and weighted picks (pure).
+//! - [`registry`]: register, update, deregister, query and watch on a `Coordination`.
 
 pub mod instance;
 pub mod layout;
+pub mod query;
+pub mod registry;
 
 pub use instance::{HealthStatus, InstanceError, ServiceInstance, ServiceType, UriSpec};
 pub use layout::RegistryLayout;
+pub use registry::{NamingError, QueryResult, RegisteredInstance, Registry, ServiceSnapshot};
