@@ -323,6 +323,12 @@ impl<C: Coordination> Registry<C> {
         Ok(self.read_service(service, false).await?.0)
     }
 
+    /// [`Self::snapshot`] taking the name by value, so listing can run many at once (a closure
+    /// returning a future that borrows its argument is not general enough for the stream).
+    async fn snapshot_owned(&self, service: String) -> Result<ServiceSnapshot, NamingError> {
+        self.snapshot(&service).await
+    }
+
     /// The instances of `service` that `query` selects.
     pub async fn query(
         &self,
@@ -377,7 +383,7 @@ impl<C: Coordination> Registry<C> {
         };
         names.sort();
         let snapshots: Vec<Result<ServiceSnapshot, NamingError>> =
-            futures::stream::iter(names.iter().map(|name| self.snapshot(name)))
+            futures::stream::iter(names.into_iter().map(|name| self.snapshot_owned(name)))
                 .buffered(LIST_CONCURRENCY)
                 .collect()
                 .await;
