@@ -380,3 +380,169 @@ async fn a_custom_base_path_and_foreign_payloads() {
     // Nothing was written under the default base.
     assert_eq!(registry.coord().stat("/services").await.unwrap(), None);
 }
+
+async fn call(
+    api: &arbor_naming::NamingApi<ZkCoord>,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, serde_json::Value) {
+    use arbor_coord::api::{ApiHandler, ApiRequest};
+    let response = api
+        .handle(ApiRequest {
+            method: method.into(),
+            path: path.into(),
+            query: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_vec(),
+            principal: None,
+        })
+        .await;
+    assert_eq!(response.content_type, "application/json");
+    let body = serde_json::from_slice(&response.body).expect("JSON body");
+    (response.status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_api_static_entries_filters_and_long_poll() {
+    let server = ArborServer::start(ArborOptions::new());
+    let api = arbor_naming::NamingApi::new(registry(&server, "/services").await);
+    let owner = registry(&server, "/services").await;
+
+    // PUT stores a static entry: 201 when new, 200 when replaced.
+    let body = br#"{"address":"10.0.0.1","port":8080,"payload":{"@class":"org.springframework.cloud.zookeeper.discovery.ZookeeperInstance","metadata":{"zone":"eu","weight":"2"}}}"#;
+    let (status, created) = call(&api, "PUT", "/api/v1/services/web/s-1", &[], body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["serviceType"], "STATIC");
+    assert_eq!(created["ephemeral"], false);
+    assert_eq!(created["weight"], 2.0);
+    assert_eq!(created["instance"]["name"], "web");
+    let (status, _) = call(&api, "PUT", "/api/v1/services/web/s-1", &[], body).await;
+    assert_eq!(status, 200);
+    // Bad bodies change nothing.
+    for bad in [
+        &br#"{"serviceType":"DYNAMIC"}"#[..],
+        b"{not json",
+        br#"{"port":123456}"#,
+    ] {
+        let (status, error) = call(&api, "PUT", "/api/v1/services/web/s-bad", &[], bad).await;
+        assert_eq!(status, 400, "{error}");
+        assert!(error["error"].is_string());
+    }
+    let (status, _) = call(&api, "GET", "/api/v1/services/web/s-bad", &[], b"").await;
+    assert_eq!(status, 404);
+
+    // A dynamic instance of another session: readable, not replaceable or deletable without force.
+    owner
+        .register(&web("d-1", 9000).with_health(HealthStatus::Down))
+        .await
+        .unwrap();
+    let (status, conflict) = call(&api, "PUT", "/api/v1/services/web/d-1", &[], b"{}").await;
+    assert_eq!(status, 409, "{conflict}");
+    let (status, conflict) = call(&api, "DELETE", "/api/v1/services/web/d-1", &[], b"").await;
+    assert_eq!(status, 409, "{conflict}");
+    let (status, one) = call(&api, "GET", "/api/v1/services/web/d-1", &[], b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(one["ephemeral"], true);
+    assert_eq!(one["health"], "DOWN");
+
+    // Filters and the protection flag.
+    let (_, passing) = call(&api, "GET", "/api/v1/services/web", &[], b"").await;
+    assert_eq!(
+        passing["instances"].as_array().unwrap().len(),
+        1,
+        "{passing}"
+    );
+    assert_eq!(passing["instances"][0]["id"], "s-1");
+    assert_eq!(passing["protectionApplied"], false);
+    let (_, protected) = call(
+        &api,
+        "GET",
+        "/api/v1/services/web",
+        &[("protect", "60%")],
+        b"",
+    )
+    .await;
+    assert_eq!(protected["protectionApplied"], true, "{protected}");
+    assert_eq!(protected["instances"].as_array().unwrap().len(), 2);
+    let (_, down) = call(
+        &api,
+        "GET",
+        "/api/v1/services/web",
+        &[("health", "down"), ("zone", "eu")],
+        b"",
+    )
+    .await;
+    assert_eq!(down["instances"], serde_json::json!([]));
+    let (status, _) = call(&api, "GET", "/api/v1/services/web", &[("tags", "x")], b"").await;
+    assert_eq!(status, 400, "unknown parameters are refused");
+
+    // Long poll: answers once the index moves past the one given.
+    let index = passing["index"].as_i64().unwrap();
+    let (_, quiet) = call(
+        &api,
+        "GET",
+        "/api/v1/services/web",
+        &[("index", &index.to_string()), ("wait", "200ms")],
+        b"",
+    )
+    .await;
+    assert_eq!(quiet["index"].as_i64(), Some(index));
+    let poll = {
+        let api = std::sync::Arc::new(api);
+        let poller = api.clone();
+        let handle = tokio::spawn(async move {
+            call(
+                &poller,
+                "GET",
+                "/api/v1/services/web",
+                &[("index", &index.to_string()), ("wait", "30s")],
+                b"",
+            )
+            .await
+        });
+        (api, handle)
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    owner
+        .set_health("web", "d-1", HealthStatus::Up)
+        .await
+        .unwrap();
+    let (api, handle) = poll;
+    let (status, changed) = within("the long poll to answer", handle).await.unwrap();
+    assert_eq!(status, 200);
+    assert!(changed["index"].as_i64().unwrap() > index, "{changed}");
+    assert_eq!(changed["instances"].as_array().unwrap().len(), 2);
+
+    // A bad node shows up as a warning in the answer.
+    owner
+        .coord()
+        .create("/services/web/junk", b"[]", CreateKind::Persistent)
+        .await
+        .unwrap();
+    let (status, listed) = call(&api, "GET", "/api/v1/services", &[], b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["services"][0]["name"], "web");
+    assert_eq!(listed["services"][0]["instances"], 2);
+    assert_eq!(listed["warnings"][0]["path"], "/services/web/junk");
+
+    // DELETE removes static entries (and dynamic ones with force).
+    let (status, _) = call(&api, "DELETE", "/api/v1/services/web/s-1", &[], b"").await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&api, "DELETE", "/api/v1/services/web/s-1", &[], b"").await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &api,
+        "DELETE",
+        "/api/v1/services/web/d-1",
+        &[("force", "true")],
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&api, "POST", "/api/v1/services/web", &[], b"").await;
+    assert_eq!(status, 405);
+}
