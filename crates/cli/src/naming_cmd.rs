@@ -238,10 +238,11 @@ async fn run_command(args: NamingArgs) -> Result<u8, Failure> {
         NamingCommand::Watch(watch) => drop(watch.filters.query()?),
         _ => {}
     }
-    if let (Some(instance), NamingCommand::Register(_)) = (&registration, &args.command) {
-        if instance.service_type.is_dynamic() {
-            return hold_registration(&args, layout, instance).await;
-        }
+    if let Some(instance) = registration
+        .as_ref()
+        .filter(|i| i.service_type.is_dynamic())
+    {
+        return hold_registration(&args, layout, instance).await;
     }
     let registry = Registry::new(connect(&args).await?, layout);
     match args.command {
@@ -404,6 +405,9 @@ async fn hold_registration(
             Err(err) if first => return Err(err.into()),
             Err(err) => {
                 eprintln!("arbor naming: {err}; retrying");
+                if wait_or_signal(Duration::from_secs(1)).await {
+                    return Ok(EXIT_OK);
+                }
                 continue;
             }
         }
