@@ -10,7 +10,11 @@
 //! config center adds history, validation, conditional pushes, rollback and projections around
 //! that node.
 
+pub mod diff;
 pub mod format;
 pub mod history;
 pub mod layout;
+pub mod limits;
+pub mod projection;
 pub mod properties;
+pub mod retention;
