@@ -49,6 +49,21 @@ pub struct HistoryEntry {
     pub content: String,
 }
 
+/// A history entry without its content: what `history` lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryInfo {
+    pub version: Version,
+    pub kind: ChangeKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<Version>,
+    pub sha256: String,
+    pub author: String,
+    pub message: String,
+    pub time: String,
+    /// Length of the content in bytes.
+    pub size: usize,
+}
+
 /// Why a stored entry could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("history entry is not valid JSON: {0}")]
@@ -61,6 +76,20 @@ impl HistoryEntry {
 
     pub fn decode(bytes: &[u8]) -> Result<HistoryEntry, EntryDecodeError> {
         serde_json::from_slice(bytes).map_err(|err| EntryDecodeError(err.to_string()))
+    }
+
+    /// Everything but the content.
+    pub fn info(&self) -> EntryInfo {
+        EntryInfo {
+            version: self.version,
+            kind: self.kind,
+            rollback_of: self.rollback_of,
+            sha256: self.sha256.clone(),
+            author: self.author.clone(),
+            message: self.message.clone(),
+            time: self.time.clone(),
+            size: self.content.len(),
+        }
     }
 }
 

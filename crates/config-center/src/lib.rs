@@ -10,7 +10,10 @@
 //! config center adds history, validation, conditional pushes, rollback and projections around
 //! that node.
 
+pub mod api;
+mod center;
 pub mod diff;
+mod error;
 pub mod format;
 pub mod history;
 pub mod layout;
@@ -18,3 +21,9 @@ pub mod limits;
 pub mod projection;
 pub mod properties;
 pub mod retention;
+
+pub use center::{
+    ChangeOutcome, ConfigCenter, ConfigDocument, ConfigSummary, Current, DeleteOptions, DiffSide,
+    ProjectionSummary, PushOptions, WatchOutcome,
+};
+pub use error::{ConfigError, ErrorKind};
