@@ -11,6 +11,7 @@ use arbor_coord::remote::ZkCoord;
 
 /// The handlers to mount, all sharing `coord`'s session.
 pub fn handlers(coord: &ZkCoord) -> Vec<Arc<dyn ApiHandler>> {
-    let _ = coord;
-    Vec::new()
+    vec![Arc::new(arbor_config_center::api::ConfigApi::on(
+        coord.clone(),
+    ))]
 }

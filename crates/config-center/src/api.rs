@@ -52,6 +52,11 @@ impl<C: Coordination> ConfigApi<C> {
     pub fn new(center: Arc<ConfigCenter<C>>) -> ConfigApi<C> {
         ConfigApi { center }
     }
+
+    /// The API on a config center with default limits on `coord`.
+    pub fn on(coord: C) -> ConfigApi<C> {
+        ConfigApi::new(Arc::new(ConfigCenter::new(coord)))
+    }
 }
 
 impl<C: Coordination> ApiHandler for ConfigApi<C> {

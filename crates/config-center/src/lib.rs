@@ -21,6 +21,7 @@ pub mod limits;
 pub mod projection;
 pub mod properties;
 pub mod retention;
+pub mod transfer;
 
 pub use center::{
     ChangeOutcome, ConfigCenter, ConfigDocument, ConfigSummary, Current, DeleteOptions, DiffSide,
