@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use arbor_config_center::format::Format;
 use arbor_config_center::layout::{config_path, history_dir, App, ConfigKey, Env};
+use arbor_config_center::limits::{Limits, DEFAULT_JUTE_MAX_BUFFER};
 use arbor_config_center::projection;
 use arbor_config_center::{
     ConfigCenter, ConfigError, DeleteOptions, DiffSide, ErrorKind, PushOptions,
@@ -407,6 +408,51 @@ async fn formats_history_rollback_retention_and_refusals() {
         2
     );
     assert!(!center.get(&db, None).await.unwrap().modified_outside);
+
+    // The request size is measured exactly: with the document limit lifted, a push whose
+    // request is exactly jute.maxbuffer is accepted by the server, one byte more is refused
+    // before anything is sent.
+    let roomy = ConfigCenter::new(coord.clone()).with_limits(Limits {
+        max_document_bytes: 1 << 20,
+        max_request_bytes: DEFAULT_JUTE_MAX_BUFFER,
+    });
+    let big = key("prod", "sizes", "big.txt");
+    let quiet = PushOptions {
+        author: "s".into(),
+        ..PushOptions::default()
+    };
+    let probe = 600_000;
+    let overhead = match roomy.push(&big, &vec![b'a'; probe], &quiet).await {
+        Err(ConfigError::RequestTooLarge { size, limit, .. }) => {
+            assert_eq!(limit, DEFAULT_JUTE_MAX_BUFFER);
+            size - 2 * probe
+        }
+        other => panic!("expected a local size refusal, got {other:?}"),
+    };
+    // Each content byte appears twice (node data and the entry's JSON string); a one-byte
+    // message makes the room even, so the request below is exactly the limit.
+    let (overhead, options) = if (DEFAULT_JUTE_MAX_BUFFER - overhead) % 2 == 0 {
+        (overhead, quiet)
+    } else {
+        (
+            overhead + 1,
+            PushOptions {
+                message: "x".into(),
+                ..quiet
+            },
+        )
+    };
+    let fits = (DEFAULT_JUTE_MAX_BUFFER - overhead) / 2;
+    let too_big = roomy.push(&big, &vec![b'a'; fits + 1], &options).await;
+    match too_big {
+        Err(ConfigError::RequestTooLarge { size, .. }) => {
+            assert_eq!(size, DEFAULT_JUTE_MAX_BUFFER + 2)
+        }
+        other => panic!("{other:?}"),
+    }
+    let outcome = roomy.push(&big, &vec![b'a'; fits], &options).await.unwrap();
+    assert_eq!(outcome.version, 1);
+    assert_eq!(roomy.get(&big, None).await.unwrap().content.len(), fits);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
