@@ -431,7 +431,7 @@ async fn formats_history_rollback_retention_and_refusals() {
     };
     // Each content byte appears twice (node data and the entry's JSON string); a one-byte
     // message makes the room even, so the request below is exactly the limit.
-    let (overhead, options) = if (DEFAULT_JUTE_MAX_BUFFER - overhead) % 2 == 0 {
+    let (overhead, options) = if (DEFAULT_JUTE_MAX_BUFFER - overhead).is_multiple_of(2) {
         (overhead, quiet)
     } else {
         (
