@@ -8,7 +8,7 @@
 //! Pure modules (no I/O, tested with data):
 //! - [`layout`]: names (env, app, config name), the paths everything lives at, and what a
 //!   version is (the sequence number of the newest history entry).
-//! - [`format`]: formats from the extension and the validation a push must pass
+//! - [`format`](mod@format): formats from the extension and the validation a push must pass
 //!   ([`properties`] is the `.properties` reader).
 //! - [`history`]: the history entry record and the settings records.
 //! - [`retention`], [`projection`], [`limits`], [`diff`]: planners for pruning, the Spring
