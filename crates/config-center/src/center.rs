@@ -769,6 +769,9 @@ impl<C: Coordination> ConfigCenter<C> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            // A follower may lag the leader: without this, an expected version the caller saw
+            // elsewhere could look newer than ours and be refused as a conflict.
+            self.coord.sync(&config_path(key)).await?;
             let state = self.write_state(key).await?;
             let current = state.current_version();
             if let Some(expected) = new.options.expect_version {
@@ -932,6 +935,9 @@ impl<C: Coordination> ConfigCenter<C> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            // A follower may lag the leader: without this, an expected version the caller saw
+            // elsewhere could look newer than ours and be refused as a conflict.
+            self.coord.sync(&config_path(key)).await?;
             let state = self.write_state(key).await?;
             let current = state.current_version();
             if let Some(expected) = options.expect_version {
@@ -1045,6 +1051,7 @@ impl<C: Coordination> ConfigCenter<C> {
         loop {
             attempt += 1;
             let path = app_path(env, app);
+            self.coord.sync(&path).await?;
             let Some(node) = self.coord.get(&path).await? else {
                 if !enabled {
                     return Ok(None);

@@ -13,7 +13,7 @@ use arbor_config_center::{
 };
 use arbor_coord::remote::ZkCoord;
 use arbor_coord::Coordination;
-use arbor_test_support::{ArborOptions, ArborServer};
+use arbor_test_support::{ArborEnsemble, ArborOptions, ArborServer};
 
 async fn connect(server: &ArborServer) -> ZkCoord {
     ZkCoord::connect(&server.connect_string(), Duration::from_secs(10))
@@ -691,4 +691,87 @@ async fn spring_projection_follows_the_documents() {
     assert_eq!(coord.stat("/config/shop,prod").await.unwrap(), None);
     center.push(&yml, v2.as_bytes(), &by("a")).await.unwrap();
     assert_eq!(coord.stat("/config/shop,prod").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_pushes_and_projection_across_an_ensemble() {
+    let ensemble = ArborEnsemble::start(3, ArborOptions::new());
+    let mut centers = Vec::new();
+    for id in ensemble.ids() {
+        let coord = ZkCoord::connect(
+            &ensemble.member(id).connect_string(),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        centers.push(Arc::new(ConfigCenter::new(coord)));
+    }
+    let doc = key("prod", "web", "application.yml");
+    assert_eq!(
+        centers[0]
+            .push(&doc, b"round: 0\n", &by("a"))
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+    // A writer on another member may expect the version it saw elsewhere at once.
+    let options = PushOptions {
+        expect_version: Some(1),
+        ..by("b")
+    };
+    assert_eq!(
+        centers[1]
+            .push(&doc, b"round: 1\n", &options)
+            .await
+            .unwrap()
+            .version,
+        2
+    );
+    // Writers on different members racing from the same version: exactly one wins.
+    for round in 2..=6u64 {
+        let racers = [0, 1, 2].map(|member| {
+            let center = centers[member].clone();
+            let doc = doc.clone();
+            tokio::spawn(async move {
+                let options = PushOptions {
+                    expect_version: Some(round),
+                    ..by(&format!("m{member}"))
+                };
+                let content = format!("round: {round}\nmember: {member}\n");
+                center.push(&doc, content.as_bytes(), &options).await
+            })
+        });
+        let mut wins = 0;
+        for racer in racers {
+            match racer.await.unwrap() {
+                Ok(outcome) => {
+                    assert_eq!(outcome.version, round + 1);
+                    wins += 1;
+                }
+                Err(err) => assert_eq!(err.kind(), ErrorKind::Conflict, "{err}"),
+            }
+        }
+        assert_eq!(wins, 1, "round {round}");
+    }
+    let history = centers[2].history(&doc).await.unwrap();
+    assert_eq!(
+        history.iter().map(|e| e.version).collect::<Vec<_>>(),
+        (1..=7).rev().collect::<Vec<_>>()
+    );
+
+    // The projection switched on through one member follows pushes through another.
+    let (prod, web) = (Env::new("prod").unwrap(), App::new("web").unwrap());
+    centers[2]
+        .set_spring_projection(&prod, &web, true)
+        .await
+        .unwrap();
+    centers[0]
+        .push(&doc, b"server:\n  port: 8080\n", &by("a"))
+        .await
+        .unwrap();
+    let coord = centers[1].coord();
+    coord.sync("/").await.unwrap();
+    let port = coord.get("/config/web,prod/server/port").await.unwrap();
+    assert_eq!(port.map(|node| node.data), Some(b"8080".to_vec()));
 }
