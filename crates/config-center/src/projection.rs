@@ -69,10 +69,13 @@ fn flatten_yaml(text: &str) -> Result<FlatProperties, ProjectionError> {
     use serde::Deserialize;
     let mut documents = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
-        documents.push(
-            serde_yaml::Value::deserialize(document)
-                .map_err(|err| ProjectionError::Unparsable(err.to_string()))?,
-        );
+        let mut value = serde_yaml::Value::deserialize(document)
+            .map_err(|err| ProjectionError::Unparsable(err.to_string()))?;
+        // Spring's YAML loader applies `<<` merge keys; so do we.
+        value
+            .apply_merge()
+            .map_err(|err| ProjectionError::Unparsable(err.to_string()))?;
+        documents.push(value);
     }
     if documents.len() > 1 {
         return Err(ProjectionError::MultiDocument);
@@ -336,6 +339,16 @@ mod tests {
                 ("ratio", "0.5"),
                 ("[weird]", "w"),
                 ("nested[a.b]", "c"),
+            ])
+        );
+        let merged = "base: &base\n  a: 1\n  b: 2\nchild:\n  <<: *base\n  b: 3\n";
+        assert_eq!(
+            flatten(Format::Yaml, merged).unwrap(),
+            flat(&[
+                ("base.a", "1"),
+                ("base.b", "2"),
+                ("child.a", "1"),
+                ("child.b", "3")
             ])
         );
         assert_eq!(flatten(Format::Yaml, "").unwrap(), FlatProperties::new());

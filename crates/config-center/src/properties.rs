@@ -146,13 +146,32 @@ fn read_escaped(
                     });
                 };
                 *at += 4;
-                // A lone surrogate (Java allows it in a String) has no UTF-8 form.
-                out.push(char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER));
+                out.push(decode_utf16_escape(value, chars, at));
             }
             other => out.push(other),
         }
     }
     Ok(out)
+}
+
+/// The character of a `\uXXXX` escape whose value is `value`: a high surrogate followed by a
+/// `\uXXXX` low surrogate is one character (Java strings are UTF-16); a lone surrogate, which
+/// has no UTF-8 form, becomes U+FFFD.
+fn decode_utf16_escape(value: u32, chars: &[Located], at: &mut usize) -> char {
+    if (0xd800..0xdc00).contains(&value) {
+        let next: String = chars[*at..].iter().take(6).map(|l| l.c).collect();
+        if let Some(low) = next
+            .strip_prefix("\\u")
+            .filter(|digits| digits.len() == 4)
+            .and_then(|digits| u32::from_str_radix(digits, 16).ok())
+            .filter(|low| (0xdc00..0xe000).contains(low))
+        {
+            *at += 6;
+            let combined = 0x10000 + ((value - 0xd800) << 10) + (low - 0xdc00);
+            return char::from_u32(combined).unwrap_or(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER)
 }
 
 /// Parses a properties document; see the module docs for the syntax and the extra checks.
@@ -255,6 +274,9 @@ mod tests {
         // A continuation line starting with '#' is part of the value.
         assert_eq!(pairs("a=1\\\n#2"), vec![pair("a", "1#2")]);
         assert_eq!(pairs("a=1\\"), vec![pair("a", "1")]);
+        // Surrogate pairs combine; a lone surrogate has no UTF-8 form.
+        assert_eq!(pairs("e=\\ud83d\\ude00!"), vec![pair("e", "😀!")]);
+        assert_eq!(pairs("e=\\ud83dx"), vec![pair("e", "\u{fffd}x")]);
     }
 
     #[test]
