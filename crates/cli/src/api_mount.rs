@@ -11,7 +11,11 @@ use arbor_coord::remote::ZkCoord;
 
 /// The handlers to mount, all sharing `coord`'s session.
 pub fn handlers(coord: &ZkCoord) -> Vec<Arc<dyn ApiHandler>> {
-    vec![Arc::new(arbor_naming::NamingApi::new(
-        arbor_naming::Registry::new(coord.clone(), Default::default()),
-    ))]
+    vec![
+        Arc::new(arbor_config_center::api::ConfigApi::on(coord.clone())),
+        Arc::new(arbor_naming::NamingApi::new(arbor_naming::Registry::new(
+            coord.clone(),
+            Default::default(),
+        ))),
+    ]
 }
