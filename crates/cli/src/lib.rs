@@ -1,5 +1,5 @@
 pub mod api_mount;
-pub mod cluster_cmd;
+pub mod cluster;
 pub mod config_cmd;
 pub mod naming_cmd;
 pub mod shell;

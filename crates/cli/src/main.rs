@@ -35,7 +35,7 @@ enum Command {
     /// Service registry (Curator layout): list, get, watch, register, deregister.
     Naming(arbor_cli::naming_cmd::NamingArgs),
     /// Ensemble status and membership changes.
-    Cluster(arbor_cli::cluster_cmd::ClusterArgs),
+    Cluster(arbor_cli::cluster::ClusterArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -196,7 +196,7 @@ fn main() -> ExitCode {
         ),
         Command::Cluster(args) => exit_with(
             "arbor cluster",
-            runtime.block_on(arbor_cli::cluster_cmd::run(args)),
+            runtime.block_on(arbor_cli::cluster::run(args)),
         ),
     }
 }

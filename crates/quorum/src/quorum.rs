@@ -259,6 +259,8 @@ struct QuorumInner {
     batcher: mpsc::UnboundedSender<Proposal>,
     /// When this node last heard from a leader (append-entries or heartbeat).
     last_leader_contact: Mutex<Option<Instant>>,
+    /// Observers only: when the leader last said it was serving (see `confirm_leader`).
+    leader_confirmed: Mutex<Option<Instant>>,
     /// Connections to the leader for read-index requests and session reports.
     leader_clients: Mutex<BTreeMap<NodeId, Arc<PeerClient>>>,
     stopped: AtomicBool,
@@ -353,6 +355,10 @@ impl Quorum {
                 }
             });
         }
+        if ensemble.observers.contains_key(&me) {
+            let period = quorum.inner.timings.serving_grace() / 4;
+            quorum.spawn(confirm_leader(Arc::downgrade(&quorum.inner), period));
+        }
         quorum.spawn(manage_observers(quorum.inner.raft.clone(), ensemble));
         tracing::info!(node_id = me, addr = %my_addr, "ensemble member started");
         Ok(quorum)
@@ -437,6 +443,7 @@ impl Quorum {
                 tasks: Mutex::new(Vec::new()),
                 batcher,
                 last_leader_contact: Mutex::new(None),
+                leader_confirmed: Mutex::new(None),
                 leader_clients: Mutex::new(BTreeMap::new()),
                 stopped: AtomicBool::new(false),
             }),
@@ -701,11 +708,13 @@ impl Quorum {
             (ServerState::Leader, Some(_)) => {
                 since_quorum_ack.is_some_and(|ms| Duration::from_millis(ms) < grace)
             }
-            (ServerState::Follower | ServerState::Learner, Some(_)) => self
-                .inner
-                .last_leader_contact
-                .lock()
-                .is_some_and(|at| at.elapsed() < grace),
+            (ServerState::Follower, Some(_)) => recent(&self.inner.last_leader_contact, grace),
+            // A learner keeps hearing from a leader that lost its quorum (followers would
+            // elect a new one instead), so it also needs the leader's word that it serves.
+            (ServerState::Learner, Some(_)) => {
+                recent(&self.inner.last_leader_contact, grace)
+                    && recent(&self.inner.leader_confirmed, grace)
+            }
             _ => false,
         }
     }
@@ -819,6 +828,38 @@ async fn initialize_once(
     }
 }
 
+fn recent(at: &Mutex<Option<Instant>>, within: Duration) -> bool {
+    at.lock().is_some_and(|at| at.elapsed() < within)
+}
+
+/// On an observer: asks the leader a few times per grace period whether it still serves.
+async fn confirm_leader(quorum: std::sync::Weak<QuorumInner>, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        let Some(inner) = quorum.upgrade() else {
+            return;
+        };
+        let quorum = Quorum { inner };
+        let leader = {
+            let m = quorum.inner.raft.metrics();
+            let m = m.borrow();
+            if m.state != ServerState::Learner {
+                continue;
+            }
+            m.current_leader
+        };
+        let Some(client) = leader.and_then(|l| quorum.leader_client(l)) else {
+            continue;
+        };
+        if let Ok(PeerResponse::LeaderServing(true)) =
+            client.call(PeerRequest::LeaderServing, period).await
+        {
+            *quorum.inner.leader_confirmed.lock() = Some(Instant::now());
+        }
+    }
+}
+
 fn check_leader_error(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>) -> ProposeError {
     match e {
         RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => ProposeError::NotLeader {
@@ -895,6 +936,10 @@ impl PeerService for NodeService {
                 };
                 PeerResponse::ReadIndex(result)
             }),
+            PeerRequest::LeaderServing => {
+                let serving = quorum.metrics().role == Role::Leader && quorum.serving();
+                Box::pin(async move { PeerResponse::LeaderServing(serving) })
+            }
             PeerRequest::TouchSessions(sessions) => {
                 tracing::trace!(from, count = sessions.len(), "session report");
                 quorum.inner.applier.sessions_touched(&sessions);

@@ -203,3 +203,73 @@ async fn killing_every_member_loses_no_acknowledged_write() {
         assert_eq!(synced_children(&client, "/all").await, acked, "member {id}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_serves_reads_forwards_writes_and_does_not_vote() {
+    let mut ensemble = ArborEnsemble::try_start(3, 1, opts()).expect("start 3 + 1 observer");
+    ensemble.wait_for_leader(Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ensemble.mode(4).as_deref() != Some("observer") {
+        assert!(
+            Instant::now() < deadline,
+            "member 4 never became an observer: {:?}",
+            ensemble.mode(4)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let leader = ensemble.leader().unwrap();
+    let mntr = ensemble.member(leader).four_letter("mntr");
+    assert!(mntr.contains("zk_followers\t2"), "{mntr}");
+    assert!(mntr.contains("zk_synced_observers\t1"), "{mntr}");
+    assert!(mntr.contains("zk_quorum_size\t3"), "{mntr}");
+
+    let on_observer = connect(&ensemble.member(4).connect_string()).await;
+    on_observer
+        .create("/obs", b"from observer", &persistent())
+        .await
+        .unwrap();
+    let on_follower = connect(&ensemble.member(1).connect_string()).await;
+    on_follower.sync("/obs").await.unwrap();
+    assert_eq!(
+        on_follower.get_data("/obs").await.unwrap().0,
+        b"from observer"
+    );
+
+    // `arbor cluster status` sees every member; exit 0 while all are healthy.
+    let status = |servers: &str| {
+        std::process::Command::new(arbor_test_support::arbor_bin())
+            .args(["cluster", "status", "--server", servers])
+            .output()
+            .expect("run arbor cluster status")
+    };
+    let all = ensemble.connect_string();
+    let out = status(&all);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert_eq!(text.matches(" leader ").count(), 1, "{text}");
+    assert_eq!(text.matches(" observer ").count(), 1, "{text}");
+
+    // The observer does not count toward the quorum: with two voters gone the rest stops,
+    // although three of four members still run.
+    let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
+    ensemble.member_mut(followers[0]).kill9();
+    ensemble.member_mut(followers[1]).kill9();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ensemble.mode(4).is_some() || ensemble.mode(leader).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "a minority kept serving: leader {leader} {:?}, observer {:?}",
+            ensemble.mode(leader),
+            ensemble.mode(4)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = status(&all);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

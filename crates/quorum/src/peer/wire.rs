@@ -77,6 +77,9 @@ pub enum PeerRequest {
     ReadIndex,
     /// These sessions were active on the sender since its last report.
     TouchSessions(Vec<SessionId>),
+    /// Whether the receiver leads and a quorum acknowledged it recently. Observers ask: they
+    /// do not vote, so only the leader can tell them it lost its quorum.
+    LeaderServing,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -91,6 +94,7 @@ pub enum PeerResponse {
     Forward(Vec<Result<Response, ProposeError>>),
     ReadIndex(Result<u64, ProposeError>),
     Touched,
+    LeaderServing(bool),
     /// The request could not be decoded or served at all.
     Failed(String),
 }

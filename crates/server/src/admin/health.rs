@@ -23,9 +23,9 @@ pub fn readiness(status: &QuorumStatus) -> Readiness {
         (Role::Candidate, _) | (_, None) => {
             Readiness::NotReady(format!("no leader in term {}", status.term))
         }
-        (_, Some(_)) if !status.serving => Readiness::NotReady(
-            "cut off: no recent contact with a quorum or the leader".into(),
-        ),
+        (_, Some(_)) if !status.serving => {
+            Readiness::NotReady("cut off: no recent contact with a quorum or the leader".into())
+        }
         (_, Some(_)) => Readiness::Ready,
     }
 }
