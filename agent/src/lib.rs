@@ -13,3 +13,15 @@ pub mod health;
 pub mod install;
 pub mod plan;
 pub mod quiescence;
+
+pub mod agent;
+pub mod backoff;
+pub mod cache;
+pub mod file_task;
+pub mod http;
+pub mod metrics;
+pub mod reconfig;
+pub mod registry;
+pub mod service_task;
+pub mod session;
+pub mod source;

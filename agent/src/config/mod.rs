@@ -6,6 +6,7 @@
 pub mod duration;
 mod key_path;
 mod load;
+pub use load::is_fragment_name;
 pub mod model;
 mod validate;
 
