@@ -26,6 +26,9 @@ pub struct FileJob {
     pub cache_dir: PathBuf,
 }
 
+/// How long a starting file task waits for a session before it falls back to the cache.
+const CACHE_GRACE: Duration = Duration::from_secs(1);
+
 /// Retry delay after an I/O failure writing the destination.
 const WRITE_RETRY: Duration = Duration::from_secs(5);
 
@@ -49,12 +52,18 @@ pub async fn run(
         latest: None,
         retry_at: None,
     };
-    // Offline start: bring the destination to the last good content right away.
-    let cached =
-        FileCache::new(&state.job.cache_dir).load(&state.job.spec.source, &state.job.spec.dest);
-    if let Some(content) = cached {
-        tracing::info!(dest = %state.job.spec.dest.display(), "writing the cached content");
-        sync(&state.job, &content, &metrics).await;
+    // Offline start: if no session comes up soon, bring the destination to the last good
+    // content (waiting first avoids writing and reloading a stale version just before the
+    // current one arrives).
+    let connected_soon = tokio::time::timeout(CACHE_GRACE, sessions.wait_for(Option::is_some))
+        .await
+        .is_ok_and(|waited| waited.is_ok());
+    if !connected_soon {
+        let cache = FileCache::new(&state.job.cache_dir);
+        if let Some(content) = cache.load(&state.job.spec.source, &state.job.spec.dest) {
+            tracing::info!(dest = %state.job.spec.dest.display(), "ensemble unreachable; writing the cached content");
+            sync(&state.job, &content, &metrics).await;
+        }
     }
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     // Reading the document in a new session (or after a job change) is a resync: written at
@@ -74,7 +83,17 @@ pub async fn run(
         };
         let generation = session.generation;
         loop {
-            let watched = session.coord.watch_document(&state.job.spec.source).await;
+            // The read waits while the connection is down; stay responsive meanwhile.
+            let watched = tokio::select! {
+                watched = session.coord.watch_document(&state.job.spec.source) => watched,
+                _ = sessions.changed() => { resync = true; continue 'session; }
+                changed = jobs.changed() => {
+                    if changed.is_err() { return; }
+                    state.update_job(jobs.borrow_and_update().clone());
+                    resync = true;
+                    continue 'session;
+                }
+            };
             let (content, change) = match watched {
                 Ok(read) => {
                     backoff.reset();
