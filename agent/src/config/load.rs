@@ -122,6 +122,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_is_valid() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/agent/agent.yaml");
+        let config = load(&example).unwrap_or_else(|errors| panic!("{errors}"));
+        assert_eq!(config.services.len(), 3, "agent.yaml and conf.d together");
+        assert_eq!(config.files.len(), 2);
+    }
+
+    #[test]
     fn a_missing_main_file_is_an_error_naming_it() {
         let err = load(Path::new("/nonexistent/agent.yaml")).unwrap_err();
         assert!(
