@@ -36,11 +36,14 @@ async fn services_follow_their_checks_and_leave_on_sigterm_and_on_expiry() {
     let server = ArborServer::start(ArborOptions::new().config("tickTime", 500));
     let coord = connect(&server.connect_string()).await;
 
+    let dir_a = tempfile::tempdir().unwrap();
     let port = free_port();
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let dir_a = tempfile::tempdir().unwrap();
+    let healthy = dir_a.path().join("healthy");
+    write(&healthy, "");
     let services = format!(
-        "  - name: web\n    id: web-1\n    address: 127.0.0.1\n    port: {port}\n    weight: 3\n    metadata: {{version: '1.2'}}\n    check: {{tcp: '127.0.0.1:{port}', interval: 200ms, timeout: 500ms, deregister_after: 2}}\n  - {{name: plain, id: plain-1, port: 7000}}\n"
+        "  - name: web\n    id: web-1\n    address: 127.0.0.1\n    port: {port}\n    weight: 3\n    metadata: {{version: '1.2'}}\n    check: {{tcp: '127.0.0.1:{port}', interval: 200ms, timeout: 500ms, deregister_after: 2}}\n  - {{name: plain, id: plain-1, port: 7000}}\n  - name: flappy\n    id: flappy-1\n    port: 7002\n    check: {{exec: ['test', '-f', '{}'], interval: 200ms, deregister_after: 1000}}\n",
+        healthy.display()
     );
     let config_a = agent_config(dir_a.path(), &server.connect_string(), "10s", &services);
     let mut agent_a = AgentProcess::start(&config_a);
@@ -59,6 +62,24 @@ async fn services_follow_their_checks_and_leave_on_sigterm_and_on_expiry() {
     assert_eq!(metadata["zone"], "z1", "host labels are merged in");
     assert_eq!(metadata["weight"], "3");
     assert_eq!(metadata["instance_status"], "UP");
+    // A failure short of deregister_after is a health transition of the entry: DOWN, then UP.
+    let status = |entry: Option<serde_json::Value>| {
+        entry.map(|entry| entry["payload"]["metadata"]["instance_status"].clone())
+    };
+    wait_until_async("the exec-checked service is UP", DEADLINE, || async {
+        status(registry_entry(&coord, "flappy", "flappy-1").await) == Some("UP".into())
+    })
+    .await;
+    std::fs::remove_file(&healthy).unwrap();
+    wait_until_async("its entry turns DOWN", DEADLINE, || async {
+        status(registry_entry(&coord, "flappy", "flappy-1").await) == Some("DOWN".into())
+    })
+    .await;
+    write(&healthy, "");
+    wait_until_async("its entry turns UP again", DEADLINE, || async {
+        status(registry_entry(&coord, "flappy", "flappy-1").await) == Some("UP".into())
+    })
+    .await;
     let plain = registry_entry(&coord, "plain", "plain-1").await.unwrap();
     assert_eq!(
         plain["address"], "test-host",
@@ -86,6 +107,7 @@ async fn services_follow_their_checks_and_leave_on_sigterm_and_on_expiry() {
     wait_until_async("SIGTERM deregisters", Duration::from_secs(3), || async {
         registry_entry(&coord, "web", "web-1").await.is_none()
             && registry_entry(&coord, "plain", "plain-1").await.is_none()
+            && registry_entry(&coord, "flappy", "flappy-1").await.is_none()
     })
     .await;
     let status = agent_a.wait_exit(Duration::from_secs(10));
