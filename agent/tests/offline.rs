@@ -24,7 +24,9 @@ async fn the_agent_survives_the_ensemble_and_starts_from_its_cache() {
     write(
         &config_path,
         &format!(
-            "servers: \"{}\"\nsession_timeout: 2s\ncache_dir: {}\nhttp: \"{http}\"\nservices:\n  - {{name: web, id: web-1, port: 8080}}\nfiles:\n  - {{source: prod/web/app.yaml, dest: {}}}\n",
+            "servers: \"127.0.0.1:{},{}\"\nsession_timeout: 2s\ncache_dir: {}\nhttp: \"{http}\"\nservices:\n  - {{name: web, id: web-1, port: 8080}}\nfiles:\n  - {{source: prod/web/app.yaml, dest: {}}}\n",
+            // A server of the list that never answers: the agent uses the other one.
+            free_port(),
             server.connect_string(),
             root.path().join("cache").display(),
             dest.display()
