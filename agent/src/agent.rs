@@ -265,6 +265,9 @@ impl Agent {
 /// Loads the configuration, starts the agent and runs it until SIGTERM or SIGINT; SIGHUP and
 /// edits of agent.yaml or conf.d reload the configuration.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    // Absolute (symlinks kept), so watch events, which carry absolute paths, match it.
+    let config_path = &std::path::absolute(config_path)
+        .map_err(|err| anyhow::anyhow!("{}: {err}", config_path.display()))?;
     let config = config::load(config_path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;

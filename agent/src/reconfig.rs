@@ -21,6 +21,15 @@ pub fn is_relevant(config_path: &Path, path: &Path) -> bool {
     if path == config_path || path == conf_d {
         return true;
     }
+    // Kubernetes mounts a ConfigMap as symlinks into a `..data` directory it swaps atomically;
+    // an update shows up as events on `..data` and `..<timestamp>` entries only.
+    if path.parent() == config_path.parent()
+        && path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with(".."))
+    {
+        return true;
+    }
     match (path.parent(), path.file_name()) {
         (Some(parent), Some(name)) if parent == conf_d => {
             crate::config::is_fragment_name(&name.to_string_lossy())

@@ -153,11 +153,11 @@ async fn reconcile(
     metrics: &Metrics,
 ) -> Result<(), arbor_coord::CoordError> {
     // Entries of an older session are gone (or going) with it.
-    if written
-        .as_ref()
-        .is_some_and(|w| w.generation != session.generation)
-    {
-        *written = None;
+    if let Some(stale) = written.take_if(|w| w.generation != session.generation) {
+        metrics
+            .registered
+            .with_label_values(&[&stale.entry.service.name, &stale.entry.service.id])
+            .set(0);
     }
     let wanted = match desired {
         Desired::Absent => None,
