@@ -73,7 +73,10 @@ pub async fn run(
         let session = sessions.borrow_and_update().clone();
         let Some(session) = session else {
             tokio::select! {
-                _ = sessions.changed() => continue 'session,
+                changed = sessions.changed() => {
+                    if changed.is_err() { return; }
+                    continue 'session;
+                }
                 changed = jobs.changed() => {
                     if changed.is_err() { return; }
                     state.update_job(jobs.borrow_and_update().clone());
@@ -86,7 +89,11 @@ pub async fn run(
             // The read waits while the connection is down; stay responsive meanwhile.
             let watched = tokio::select! {
                 watched = session.coord.watch_document(&state.job.spec.source) => watched,
-                _ = sessions.changed() => { resync = true; continue 'session; }
+                changed = sessions.changed() => {
+                    if changed.is_err() { return; }
+                    resync = true;
+                    continue 'session;
+                }
                 changed = jobs.changed() => {
                     if changed.is_err() { return; }
                     state.update_job(jobs.borrow_and_update().clone());
@@ -103,15 +110,19 @@ pub async fn run(
                     let delay = backoff.next_delay();
                     tracing::warn!(dest = %state.job.spec.dest.display(), source = %state.job.spec.source, error = %err, retry_in = ?delay, "cannot read the document");
                     tokio::select! {
-                        _ = tokio::time::sleep(delay) => continue,
-                        _ = sessions.changed() => { resync = true; continue 'session; }
-                        changed = jobs.changed() => {
-                            if changed.is_err() { return; }
-                            state.update_job(jobs.borrow_and_update().clone());
-                            resync = true;
-                            continue 'session;
-                        }
+                            _ = tokio::time::sleep(delay) => continue,
+                            changed = sessions.changed() => {
+                        if changed.is_err() { return; }
+                        resync = true;
+                        continue 'session;
                     }
+                            changed = jobs.changed() => {
+                                if changed.is_err() { return; }
+                                state.update_job(jobs.borrow_and_update().clone());
+                                resync = true;
+                                continue 'session;
+                            }
+                        }
                 }
             };
             match content {
@@ -160,7 +171,11 @@ pub async fn run(
                         resync = true;
                         break;
                     }
-                    _ = sessions.changed() => {
+                    changed = sessions.changed() => {
+                        if changed.is_err() {
+                            // The session supervisor is gone: the agent is stopping.
+                            return;
+                        }
                         let same = sessions.borrow().as_ref().map(|s| s.generation) == Some(generation);
                         if !same {
                             resync = true;

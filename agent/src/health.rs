@@ -38,6 +38,11 @@ impl HealthTracker {
         }
     }
 
+    /// A changed check threshold; the state so far is kept.
+    pub fn set_deregister_after(&mut self, deregister_after: u32) {
+        self.deregister_after = deregister_after.max(1);
+    }
+
     pub fn desired(&self) -> Desired {
         self.desired
     }
@@ -103,6 +108,16 @@ mod tests {
     fn deregister_after_one_removes_at_the_first_failure() {
         let mut health = HealthTracker::checked(1);
         health.record(true);
+        assert_eq!(health.record(false), Desired::Absent);
+    }
+
+    #[test]
+    fn a_new_threshold_keeps_the_state_and_applies_to_the_next_result() {
+        let mut health = HealthTracker::checked(5);
+        health.record(true);
+        health.record(false);
+        health.set_deregister_after(2);
+        assert_eq!(health.desired(), Desired::Disabled);
         assert_eq!(health.record(false), Desired::Absent);
     }
 

@@ -107,14 +107,19 @@ pub async fn run(
                     health = tracker_for(&updated);
                 } else if let (Some(old), Some(new)) = (&service.check, &updated.check) {
                     if old != new {
-                        health = tracker_for(&updated);
+                        // An edited check keeps the entry's state; the new check decides at once.
+                        health.set_deregister_after(new.deregister_after);
                         next_check = Instant::now();
                     }
                 }
                 service = updated;
                 retry_at = None;
             }
-            _ = sessions.changed() => {
+            changed = sessions.changed() => {
+                if changed.is_err() {
+                    // The session supervisor is gone: the agent is stopping.
+                    break;
+                }
                 retry_at = None;
             }
             _ = tokio::time::sleep_until(retry_at.unwrap_or_else(Instant::now).into()), if retry_at.is_some() => {}
