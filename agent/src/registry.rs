@@ -1,24 +1,13 @@
-//! The seam to the registry: what the agent registers ([`Registration`]) and the three writes
-//! it needs ([`Registrar`]), implemented on any [`Coordination`] in the naming layout
-//! (`/services/<service>/<id>`, ephemeral, Curator `ServiceInstance` JSON).
-//!
-//! SEAM: the instance JSON and paths below follow DESIGN.md's naming layout and the naming
-//! crate's model (Spring Cloud `ZookeeperInstance` payload, health as
-//! `payload.metadata.instance_status`, weight as `payload.metadata.weight`). When `arbor-naming`
-//! is on main this module becomes a thin call into its `ServiceInstance` and `Registry`.
+//! The registry side of the agent: what it registers ([`Registration`], turned into the naming
+//! crate's Curator `ServiceInstance`) and the three writes it needs ([`Registrar`]), done by
+//! `arbor_naming::Registry` on any [`Coordination`] (`/services/<service>/<id>`, ephemeral).
 
 use std::future::Future;
 
-use arbor_coord::{CoordError, Coordination, CreateKind};
-use serde_json::{json, Map, Value};
+use arbor_coord::Coordination;
+use arbor_naming::{HealthStatus, NamingError, Registry, RegistryLayout, ServiceInstance};
 
 use crate::config::Service;
-
-pub const REGISTRY_BASE: &str = "/services";
-const SPRING_PAYLOAD_CLASS: &str =
-    "org.springframework.cloud.zookeeper.discovery.ZookeeperInstance";
-const HEALTH_KEY: &str = "instance_status";
-const WEIGHT_KEY: &str = "weight";
 
 /// One service's registry entry as the agent wants it.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,54 +18,38 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// The registry node, for logs.
     pub fn path(&self) -> String {
-        instance_path(&self.service.name, &self.service.id)
+        RegistryLayout::default()
+            .instance_path(&self.service.name, &self.service.id)
+            .unwrap_or_else(|err| err.to_string())
     }
 
-    /// The node data: a Curator `ServiceInstance` (Jackson's field order).
-    pub fn to_json(&self, registration_time_ms: i64) -> Vec<u8> {
+    /// Whether `other` lives at the same node (same service name and id).
+    pub fn same_node(&self, other: &Registration) -> bool {
+        self.service.name == other.service.name && self.service.id == other.service.id
+    }
+
+    /// The Curator `ServiceInstance`: a DYNAMIC instance with a Spring Cloud payload whose
+    /// metadata carries the service's metadata, weight and health.
+    pub fn instance(&self, registration_time_ms: i64) -> ServiceInstance {
         let service = &self.service;
-        let mut metadata: Map<String, Value> = service
-            .metadata
-            .iter()
-            .map(|(key, value)| (key.clone(), Value::String(value.clone())))
-            .collect();
-        if let Some(weight) = service.weight {
-            metadata.insert(WEIGHT_KEY.into(), Value::String(weight.to_string()));
+        let mut instance = ServiceInstance::new(&service.name, &service.id)
+            .with_address(&service.address)
+            .with_port(service.port)
+            .with_registration_time(registration_time_ms);
+        for (key, value) in &service.metadata {
+            instance = instance.with_metadata(key, value);
         }
-        metadata.insert(
-            HEALTH_KEY.into(),
-            Value::String(if self.up { "UP" } else { "DOWN" }.into()),
-        );
-        let instance = json!({
-            "name": service.name,
-            "id": service.id,
-            "address": service.address,
-            "port": service.port,
-            "sslPort": null,
-            "payload": {
-                "@class": SPRING_PAYLOAD_CLASS,
-                "id": service.id,
-                "name": service.name,
-                "metadata": metadata,
-            },
-            "registrationTimeUTC": registration_time_ms,
-            "serviceType": "DYNAMIC",
-            "uriSpec": {"parts": [
-                {"value": "scheme", "variable": true},
-                {"value": "://", "variable": false},
-                {"value": "address", "variable": true},
-                {"value": ":", "variable": false},
-                {"value": "port", "variable": true},
-            ]},
-            "enabled": true,
-        });
-        serde_json::to_vec(&instance).unwrap_or_default()
+        if let Some(weight) = service.weight {
+            instance = instance.with_weight(f64::from(weight));
+        }
+        instance.with_health(if self.up {
+            HealthStatus::Up
+        } else {
+            HealthStatus::Down
+        })
     }
-}
-
-pub fn instance_path(service: &str, id: &str) -> String {
-    format!("{REGISTRY_BASE}/{service}/{id}")
 }
 
 /// The registry writes the agent makes.
@@ -87,65 +60,49 @@ pub trait Registrar: Send + Sync + 'static {
         &self,
         entry: &Registration,
         registration_time_ms: i64,
-    ) -> impl Future<Output = Result<(), CoordError>> + Send;
+    ) -> impl Future<Output = Result<(), NamingError>> + Send;
 
-    /// Rewrites an existing entry (a health transition or changed metadata); `NoNode` if it
-    /// is gone.
+    /// Rewrites an existing entry in place (a health transition or changed metadata);
+    /// [`NamingError::NotFound`] if it is gone.
     fn update(
         &self,
         entry: &Registration,
         registration_time_ms: i64,
-    ) -> impl Future<Output = Result<(), CoordError>> + Send;
+    ) -> impl Future<Output = Result<(), NamingError>> + Send;
 
     /// Removes the entry; missing is fine.
     fn deregister(
         &self,
         service: &str,
         id: &str,
-    ) -> impl Future<Output = Result<(), CoordError>> + Send;
+    ) -> impl Future<Output = Result<(), NamingError>> + Send;
 }
 
-impl<C: Coordination> Registrar for C {
-    async fn register(&self, entry: &Registration, time: i64) -> Result<(), CoordError> {
-        let path = entry.path();
-        let data = entry.to_json(time);
-        for _ in 0..8 {
-            match self.create(&path, &data, CreateKind::Ephemeral).await {
-                Ok(_) => return Ok(()),
-                Err(CoordError::NoNode) => {
-                    for parent in [
-                        REGISTRY_BASE.to_string(),
-                        format!("{REGISTRY_BASE}/{}", entry.service.name),
-                    ] {
-                        match self.create(&parent, &[], CreateKind::Container).await {
-                            Ok(_) | Err(CoordError::NodeExists) => {}
-                            Err(err) => return Err(err),
-                        }
-                    }
-                }
-                Err(CoordError::NodeExists) => match self.delete(&path, None).await {
-                    Ok(()) | Err(CoordError::NoNode) => {}
-                    Err(err) => return Err(err),
-                },
-                Err(err) => return Err(err),
-            }
-        }
-        Err(CoordError::Other(format!(
-            "{path}: kept changing while registering"
-        )))
-    }
+fn registry<C: Coordination + Clone>(coord: &C) -> Registry<C> {
+    Registry::new(coord.clone(), RegistryLayout::default())
+}
 
-    async fn update(&self, entry: &Registration, time: i64) -> Result<(), CoordError> {
-        self.set_data(&entry.path(), &entry.to_json(time), None)
+impl<C: Coordination + Clone> Registrar for C {
+    async fn register(&self, entry: &Registration, time: i64) -> Result<(), NamingError> {
+        registry(self)
+            .register(&entry.instance(time))
             .await
             .map(|_| ())
     }
 
-    async fn deregister(&self, service: &str, id: &str) -> Result<(), CoordError> {
-        match self.delete(&instance_path(service, id), None).await {
-            Ok(()) | Err(CoordError::NoNode) => Ok(()),
-            Err(err) => Err(err),
-        }
+    async fn update(&self, entry: &Registration, time: i64) -> Result<(), NamingError> {
+        let wanted = entry.instance(time);
+        registry(self)
+            .update(&entry.service.name, &entry.service.id, |instance| {
+                *instance = wanted.clone();
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn deregister(&self, service: &str, id: &str) -> Result<(), NamingError> {
+        registry(self).deregister(service, id).await.map(|_| ())
     }
 }
 
@@ -155,7 +112,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     #[test]
-    fn curator_instance_json() {
+    fn a_registration_is_a_curator_instance() {
         let entry = Registration {
             service: Service {
                 name: "web".into(),
@@ -169,19 +126,20 @@ mod tests {
             up: false,
         };
         assert_eq!(entry.path(), "/services/web/web-1");
-        let value: Value = serde_json::from_slice(&entry.to_json(1_700_000_000_000)).unwrap();
-        assert_eq!(value["name"], "web");
-        assert_eq!(value["id"], "web-1");
-        assert_eq!(value["address"], "10.1.2.3");
-        assert_eq!(value["port"], 8080);
-        assert_eq!(value["sslPort"], Value::Null);
-        assert_eq!(value["registrationTimeUTC"], 1_700_000_000_000i64);
+        let instance = entry.instance(1_700_000_000_000);
+        instance.validate().expect("valid for the registry");
+        assert_eq!(instance.address.as_deref(), Some("10.1.2.3"));
+        assert_eq!(instance.port, Some(8080));
+        assert_eq!(instance.registration_time_utc, 1_700_000_000_000);
+        assert_eq!(instance.health(), HealthStatus::Down);
+        assert_eq!(instance.weight(), 5.0);
+        assert_eq!(instance.zone().as_deref(), Some("a"));
+        let value: serde_json::Value = serde_json::from_slice(&instance.to_json()).unwrap();
         assert_eq!(value["serviceType"], "DYNAMIC");
-        assert_eq!(value["enabled"], true);
-        assert_eq!(value["payload"]["@class"], SPRING_PAYLOAD_CLASS);
-        let metadata = &value["payload"]["metadata"];
-        assert_eq!(metadata["zone"], "a");
-        assert_eq!(metadata["weight"], "5");
-        assert_eq!(metadata["instance_status"], "DOWN");
+        assert_eq!(
+            value["payload"]["@class"],
+            "org.springframework.cloud.zookeeper.discovery.ZookeeperInstance"
+        );
+        assert_eq!(value["payload"]["metadata"]["instance_status"], "DOWN");
     }
 }

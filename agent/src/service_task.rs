@@ -14,6 +14,12 @@ use crate::config::Service;
 use crate::health::{Desired, HealthTracker};
 use crate::metrics::Metrics;
 use crate::registry::{Registrar, Registration};
+
+use arbor_naming::NamingError;
+
+#[derive(Debug, thiserror::Error)]
+#[error("registry write timed out")]
+struct WriteTimedOut;
 use crate::session::{Session, SessionReceiver};
 
 /// How long a final deregistration may take before the agent moves on (the session close
@@ -64,11 +70,7 @@ pub async fn run(
                     reconcile(&service, health.desired(), session, &mut written, &metrics),
                 )
                 .await
-                .unwrap_or_else(|_| {
-                    Err(arbor_coord::CoordError::Unavailable(
-                        "registry write timed out".into(),
-                    ))
-                });
+                .unwrap_or_else(|_| Err(WriteTimedOut.into()));
                 match attempt {
                     Ok(()) => {
                         retry_at = None;
@@ -156,7 +158,7 @@ async fn reconcile(
     session: &Session,
     written: &mut Option<Written>,
     metrics: &Metrics,
-) -> Result<(), arbor_coord::CoordError> {
+) -> Result<(), anyhow::Error> {
     // Entries of an older session are gone (or going) with it.
     if let Some(stale) = written.take_if(|w| w.generation != session.generation) {
         metrics
@@ -172,7 +174,7 @@ async fn reconcile(
         }),
     };
     let coord = &session.coord;
-    let count = |op: &str, result: &Result<(), arbor_coord::CoordError>| {
+    let count = |op: &str, result: &Result<(), NamingError>| {
         metrics
             .registry_writes
             .with_label_values(&[op, if result.is_ok() { "ok" } else { "error" }])
@@ -181,11 +183,11 @@ async fn reconcile(
     match (written.as_ref(), wanted) {
         (None, None) => {}
         (Some(current), Some(wanted)) if current.entry == wanted => {}
-        (Some(current), Some(wanted)) if current.entry.path() == wanted.path() => {
+        (Some(current), Some(wanted)) if current.entry.same_node(&wanted) => {
             let time = current.registration_time_ms;
             let mut result = coord.update(&wanted, time).await;
             count("update", &result);
-            if result == Err(arbor_coord::CoordError::NoNode) {
+            if matches!(result, Err(NamingError::NotFound { .. })) {
                 result = coord.register(&wanted, time).await;
                 count("register", &result);
             }

@@ -87,6 +87,12 @@ async fn services_follow_their_checks_and_leave_on_sigterm_and_on_expiry() {
     );
     let node = coord.get("/services/plain/plain-1").await.unwrap().unwrap();
     assert_ne!(node.stat.ephemeral_owner, 0, "entries are ephemeral");
+    // The naming service reads the agent's entries as its own.
+    let web_node = coord.get("/services/web/web-1").await.unwrap().unwrap();
+    let instance = arbor_naming::ServiceInstance::from_json(&web_node.data).unwrap();
+    assert_eq!(instance.health(), arbor_naming::HealthStatus::Up);
+    assert_eq!(instance.weight(), 3.0);
+    assert_eq!(instance.zone().as_deref(), Some("z1"));
 
     // The check fails: the entry goes; it recovers: the entry returns.
     drop(listener);

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use arbor_naming::instance::{validate_node_name, MAX_WEIGHT};
+
 use super::key_path::KeyPath;
 use super::model::{
     CheckSpec, CommandLine, CommandSpec, FileSpec, FragmentDocument, MainDocument, ServiceSpec,
@@ -39,8 +41,9 @@ pub fn main_document(doc: &MainDocument) -> Vec<Problem> {
         problems.push(problem(root.key("cache_dir"), "must be an absolute path"));
     }
     if let Some(name) = &doc.host.name {
-        if let Err(message) = znode_name(name) {
-            problems.push(problem(root.key("host").key("name"), message));
+        // Part of default instance ids.
+        if let Err(err) = validate_node_name("host name", name) {
+            problems.push(problem(root.key("host").key("name"), err.to_string()));
         }
     }
     problems.extend(entries(&doc.services, &doc.files));
@@ -100,12 +103,21 @@ fn znode_name(name: &str) -> Result<(), String> {
 
 fn service(spec: &ServiceSpec, key: &KeyPath) -> Vec<Problem> {
     let mut problems = Vec::new();
-    if let Err(message) = znode_name(&spec.name) {
-        problems.push(problem(key.key("name"), message));
+    // The registry's own rules for names (shared with arbor-naming).
+    if let Err(err) = validate_node_name("service name", &spec.name) {
+        problems.push(problem(key.key("name"), err.to_string()));
     }
     if let Some(id) = &spec.id {
-        if let Err(message) = znode_name(id) {
-            problems.push(problem(key.key("id"), message));
+        if let Err(err) = validate_node_name("instance id", id) {
+            problems.push(problem(key.key("id"), err.to_string()));
+        }
+    }
+    if let Some(weight) = spec.weight {
+        if f64::from(weight) > MAX_WEIGHT {
+            problems.push(problem(
+                key.key("weight"),
+                format!("{weight} is larger than {MAX_WEIGHT}"),
+            ));
         }
     }
     if spec.port == 0 {
@@ -282,13 +294,14 @@ mod tests {
     #[test]
     fn services_and_checks_are_checked() {
         let doc = main_doc(
-            "servers: a:1\nservices:\n  - {name: '', id: '..', port: 0}\n  - {name: ok, port: 1, check: {interval: 0s, deregister_after: 0}}\n  - {name: ok2, port: 1, check: {tcp: 'a:1', http: 'http://a/'}}\n  - {name: ok3, port: 1, check: {http: 'ftp://x', exec: []}}\n",
+            "servers: a:1\nservices:\n  - {name: '', id: '..', port: 0, weight: 10001}\n  - {name: ok, port: 1, check: {interval: 0s, deregister_after: 0}}\n  - {name: ok2, port: 1, check: {tcp: 'a:1', http: 'http://a/'}}\n  - {name: ok3, port: 1, check: {http: 'ftp://x', exec: []}}\n",
         );
         assert_eq!(
             keys(&main_document(&doc)),
             [
                 "services[0].name",
                 "services[0].id",
+                "services[0].weight",
                 "services[0].port",
                 "services[1].check",
                 "services[1].check.interval",
