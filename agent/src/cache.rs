@@ -56,11 +56,7 @@ mod tests {
     use super::*;
 
     fn source(name: &str) -> SourceSpec {
-        SourceSpec {
-            env: "prod".into(),
-            app: "web".into(),
-            name: name.into(),
-        }
+        SourceSpec::parse("prod", "web", name).unwrap()
     }
 
     #[test]

@@ -101,7 +101,7 @@ mod tests {
         parse(&main, &[], "box").expect("valid")
     }
 
-    const BASE: &str = "servers: h:1\nservices:\n  - {name: a, id: a, port: 1}\n  - {name: b, id: b, port: 2}\nfiles:\n  - {source: e/a/x, dest: /x}\n  - {source: e/a/y, dest: /y}\n";
+    const BASE: &str = "servers: h:1\nservices:\n  - {name: a, id: a, port: 1}\n  - {name: b, id: b, port: 2}\nfiles:\n  - {source: e/a/x.txt, dest: /x}\n  - {source: e/a/y.txt, dest: /y}\n";
 
     #[test]
     fn an_identical_config_plans_nothing() {
@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn adds_changes_and_removes_by_id_and_dest() {
         let new = config(
-            "servers: h:1\nservices:\n  - {name: a, id: a, port: 10}\n  - {name: c, id: c, port: 3}\nfiles:\n  - {source: e/a/x, dest: /x, backup: true}\n  - {source: e/a/z, dest: /z}\n",
+            "servers: h:1\nservices:\n  - {name: a, id: a, port: 10}\n  - {name: c, id: c, port: 3}\nfiles:\n  - {source: e/a/x.txt, dest: /x, backup: true}\n  - {source: e/a/z.txt, dest: /z}\n",
         );
         let plan = plan(&config(BASE), &new);
         assert!(!plan.reconnect && !plan.http_changed);

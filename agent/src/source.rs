@@ -1,8 +1,6 @@
-//! The seam to the config center: read a document and watch it for the next change,
-//! implemented on any [`Coordination`] in the config-center layout
-//! (`/arbor/config/<env>/<app>/<name>`, the node's data is the document).
-//!
-//! SEAM: when `arbor-config-center` is on main, the path comes from its layout functions.
+//! The config-center side of the agent: read a document and watch it for the next change, on
+//! any [`Coordination`], at the config center's path for it (`/arbor/config/<env>/<app>/<name>`,
+//! the node's data is the document's bytes).
 
 use std::future::Future;
 
@@ -10,13 +8,8 @@ use arbor_coord::{Change, CoordError, Coordination};
 
 use crate::config::SourceSpec;
 
-pub const CONFIG_ROOT: &str = "/arbor/config";
-
 pub fn document_path(source: &SourceSpec) -> String {
-    format!(
-        "{CONFIG_ROOT}/{}/{}/{}",
-        source.env, source.app, source.name
-    )
+    arbor_config_center::layout::config_path(&source.key)
 }
 
 pub trait ConfigSource: Send + Sync + 'static {
@@ -44,11 +37,7 @@ mod tests {
 
     #[test]
     fn config_center_layout() {
-        let source = SourceSpec {
-            env: "prod".into(),
-            app: "web".into(),
-            name: "app.yaml".into(),
-        };
+        let source = SourceSpec::parse("prod", "web", "app.yaml").unwrap();
         assert_eq!(document_path(&source), "/arbor/config/prod/web/app.yaml");
     }
 }

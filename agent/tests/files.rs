@@ -29,9 +29,9 @@ files:
     dest: {out}/app.yaml
     mode: "0640"
     backup: true
-    wait: {{min: 500ms, max: 5s}}
+    wait: {{min: 1s, max: 10s}}
     reload: "echo reloaded >> {out}/reloads.log"
-  - source: {{env: prod, app: web, name: checked.conf}}
+  - source: {{env: prod, app: web, name: checked.txt}}
     dest: {out}/checked.conf
     check: "! grep -q BROKEN {{staged}}"
 "#,
@@ -61,13 +61,13 @@ async fn files_follow_the_config_center_atomically_and_reconfigure_live() {
     write(
         &root.path().join("etc/conf.d/extra.yaml"),
         &format!(
-            "files:\n  - {{source: prod/web/extra.conf, dest: {}/extra.conf}}\n",
+            "files:\n  - {{source: prod/web/extra.txt, dest: {}/extra.conf}}\n",
             out.display()
         ),
     );
     push(&coord, "prod/web/app.yaml", "v0").await;
-    push(&coord, "prod/web/checked.conf", "good").await;
-    push(&coord, "prod/web/extra.conf", "c0").await;
+    push(&coord, "prod/web/checked.txt", "good").await;
+    push(&coord, "prod/web/extra.txt", "c0").await;
 
     let mut agent = AgentProcess::start(&config_path);
     let app = out.join("app.yaml");
@@ -97,9 +97,13 @@ async fn files_follow_the_config_center_atomically_and_reconfigure_live() {
             reads
         })
     };
-    // Five pushes well inside the 500 ms quiescence window: one write, one reload.
+    // Five `arbor config push`es well inside the 1 s quiescence window: one write, one reload.
     for n in 1..=5 {
-        push(&coord, "prod/web/app.yaml", &format!("v{n}")).await;
+        config_push(
+            &server.connect_string(),
+            "prod/web/app.yaml",
+            &format!("v{n}"),
+        );
     }
     wait_until("the burst's last version is written", DEADLINE, || {
         read(&app).as_deref() == Some("v5")
@@ -128,7 +132,7 @@ async fn files_follow_the_config_center_atomically_and_reconfigure_live() {
     assert_eq!(metric(&http, &reload_ok), Some(2.0));
 
     // A check that refuses the content keeps the old file and says so.
-    push(&coord, "prod/web/checked.conf", "BROKEN").await;
+    config_push(&server.connect_string(), "prod/web/checked.txt", "BROKEN");
     let refused = format!(
         "arbor_agent_file_syncs_total{{dest=\"{}\",result=\"check_failed\"}}",
         out.join("checked.conf").display()
@@ -157,7 +161,7 @@ async fn files_follow_the_config_center_atomically_and_reconfigure_live() {
     wait_until("the extra file is no longer managed", DEADLINE, || {
         metric(&http, "arbor_agent_files_managed") == Some(2.0)
     });
-    push(&coord, "prod/web/extra.conf", "c1").await;
+    push(&coord, "prod/web/extra.txt", "c1").await;
     push(&coord, "prod/web/app.yaml", "v6").await;
     wait_until("a still-managed file follows", DEADLINE, || {
         read(&app).as_deref() == Some("v6")
@@ -203,7 +207,7 @@ fn a_broken_config_names_file_line_and_key_and_exits_nonzero() {
     let bad = root.path().join("conf.d/bad.yaml");
     write(
         &bad,
-        "files:\n  - source: prod/web/x.conf\n    dest: relative/x.conf\n",
+        "files:\n  - source: prod/web/x.properties\n    dest: relative/x.conf\n",
     );
     let output = std::process::Command::new(AGENT_BIN)
         .arg("--config")
@@ -228,7 +232,7 @@ fn a_broken_config_names_file_line_and_key_and_exits_nonzero() {
     assert!(String::from_utf8_lossy(&check.stderr).contains(&expected));
     write(
         &bad,
-        "files:\n  - source: prod/web/x.conf\n    dest: /tmp/x.conf\n",
+        "files:\n  - source: prod/web/x.properties\n    dest: /tmp/x.conf\n",
     );
     let check = std::process::Command::new(AGENT_BIN)
         .args(["--check", "--config"])

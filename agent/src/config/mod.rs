@@ -376,7 +376,7 @@ files:
         let main = doc("/a/agent.yaml", "servers: h:1\ncache_dir: /c\n");
         let extra = doc(
             "/a/conf.d/db.yaml",
-            "services:\n  - {name: db, id: db-1, port: 5432}\nfiles:\n  - {source: p/db/x.conf, dest: /etc/x.conf, check: 'test -s \"$ARBOR_STAGED_FILE\"'}\n",
+            "services:\n  - {name: db, id: db-1, port: 5432}\nfiles:\n  - {source: p/db/x.properties, dest: /etc/x.conf, check: 'test -s \"$ARBOR_STAGED_FILE\"'}\n",
         );
         let empty = doc("/a/conf.d/empty.yaml", "# nothing yet\n");
         let config = parse(&main, &[extra, empty], "box").unwrap();
@@ -424,12 +424,36 @@ files:
         let main = doc("/a/agent.yaml", "servers: h:1\ncache_dir: /c\n");
         let fragment = doc(
             "/a/conf.d/x.yaml",
-            "files:\n  - source: p/a/n\n    dest: relative.conf\n",
+            "files:\n  - source: p/a/n.txt\n    dest: relative.conf\n",
         );
         let errors = parse(&main, &[fragment], "box").unwrap_err();
         assert_eq!(
             errors.to_string(),
             "/a/conf.d/x.yaml:3:11: files[0].dest: `relative.conf` must be an absolute path"
+        );
+    }
+
+    #[test]
+    fn sources_follow_the_config_centers_naming_rules() {
+        let main = doc(
+            "/a/agent.yaml",
+            "servers: h:1\nfiles:\n  - source: prod/web/app.conf\n    dest: /etc/app.conf\n",
+        );
+        let text = parse(&main, &[], "box").unwrap_err().to_string();
+        assert!(
+            text.starts_with(
+                "/a/agent.yaml:3:13: files[0].source: invalid config name \"app.conf\""
+            ),
+            "{text}"
+        );
+        let main = doc(
+            "/a/agent.yaml",
+            "servers: h:1\nfiles:\n  - source: {env: prod, app: 'we b', name: a.yaml}\n    dest: /etc/app.conf\n",
+        );
+        let text = parse(&main, &[], "box").unwrap_err().to_string();
+        assert!(
+            text.contains("files[0].source: invalid app \"we b\""),
+            "{text}"
         );
     }
 
@@ -446,11 +470,11 @@ files:
     fn duplicates_across_files_are_errors() {
         let main = doc(
             "/a/agent.yaml",
-            "servers: h:1\nservices:\n  - {name: web, id: w1, port: 80}\nfiles:\n  - {source: p/a/n, dest: /etc/n}\n",
+            "servers: h:1\nservices:\n  - {name: web, id: w1, port: 80}\nfiles:\n  - {source: p/a/n.txt, dest: /etc/n}\n",
         );
         let fragment = doc(
             "/a/conf.d/x.yaml",
-            "services:\n  - name: web2\n    id: w1\n    port: 81\nfiles:\n  - source: p/a/m\n    dest: /etc/n\n",
+            "services:\n  - name: web2\n    id: w1\n    port: 81\nfiles:\n  - source: p/a/m.txt\n    dest: /etc/n\n",
         );
         let errors = parse(&main, &[fragment], "box").unwrap_err();
         assert_eq!(errors.0.len(), 2, "{errors}");

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use arbor_config_center::layout::{ConfigKey, NameError};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
@@ -150,17 +151,22 @@ pub struct FileSpec {
     pub backup: bool,
 }
 
-/// Which config-center document a file comes from: `{env, app, name}` or `"env/app/name"`.
+/// Which config-center document a file comes from: `{env, app, name}` or `"env/app/name"`,
+/// checked with the config center's own naming rules (the name's extension names its format).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceSpec {
-    pub env: String,
-    pub app: String,
-    pub name: String,
+    pub key: ConfigKey,
+}
+
+impl SourceSpec {
+    pub fn parse(env: &str, app: &str, name: &str) -> Result<SourceSpec, NameError> {
+        ConfigKey::parse(env, app, name).map(|key| SourceSpec { key })
+    }
 }
 
 impl std::fmt::Display for SourceSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}/{}", self.env, self.app, self.name)
+        write!(f, "{}", self.key)
     }
 }
 
@@ -182,11 +188,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
             fn visit_str<E: de::Error>(self, text: &str) -> Result<SourceSpec, E> {
                 let parts: Vec<&str> = text.split('/').collect();
                 match parts.as_slice() {
-                    [env, app, name] => Ok(SourceSpec {
-                        env: env.to_string(),
-                        app: app.to_string(),
-                        name: name.to_string(),
-                    }),
+                    [env, app, name] => SourceSpec::parse(env, app, name).map_err(E::custom),
                     _ => Err(E::custom(format!(
                         "source `{text}` must be `env/app/name` (three parts)"
                     ))),
@@ -194,11 +196,7 @@ impl<'de> Deserialize<'de> for SourceSpec {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SourceSpec, A::Error> {
                 let parts = Parts::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(SourceSpec {
-                    env: parts.env,
-                    app: parts.app,
-                    name: parts.name,
-                })
+                SourceSpec::parse(&parts.env, &parts.app, &parts.name).map_err(de::Error::custom)
             }
         }
         deserializer.deserialize_any(SourceVisitor)

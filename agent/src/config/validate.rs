@@ -88,19 +88,6 @@ fn connect_string(servers: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A single znode path segment.
-fn znode_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if name == "." || name == ".." || name.contains('/') || name.chars().any(char::is_control) {
-        return Err(format!(
-            "`{name}` is not a valid node name (no `/`, control characters, `.` or `..`)"
-        ));
-    }
-    Ok(())
-}
-
 fn service(spec: &ServiceSpec, key: &KeyPath) -> Vec<Problem> {
     let mut problems = Vec::new();
     // The registry's own rules for names (shared with arbor-naming).
@@ -197,15 +184,6 @@ fn command_spec(command: &CommandSpec, key: &KeyPath, problems: &mut Vec<Problem
 
 fn file(spec: &FileSpec, key: &KeyPath) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for (part, value) in [
-        ("env", &spec.source.env),
-        ("app", &spec.source.app),
-        ("name", &spec.source.name),
-    ] {
-        if let Err(message) = znode_name(value) {
-            problems.push(problem(key.key("source"), format!("{part}: {message}")));
-        }
-    }
     if let Err(message) = destination(&spec.dest) {
         problems.push(problem(key.key("dest"), message));
     }
@@ -317,12 +295,11 @@ mod tests {
     #[test]
     fn files_are_checked() {
         let doc = main_doc(
-            "servers: a:1\nfiles:\n  - {source: 'p/a/..', dest: rel/x, owner: ':g', reload: '', wait: {min: 5s, max: 1s}}\n  - {source: p/a/n, dest: /etc/, check: {command: [], timeout: 0s}}\n  - {source: p/a/n, dest: /etc/../x}\n",
+            "servers: a:1\nfiles:\n  - {source: 'p/a/x.txt', dest: rel/x, owner: ':g', reload: '', wait: {min: 5s, max: 1s}}\n  - {source: p/a/n.txt, dest: /etc/, check: {command: [], timeout: 0s}}\n  - {source: p/a/n.txt, dest: /etc/../x}\n",
         );
         assert_eq!(
             keys(&main_document(&doc)),
             [
-                "files[0].source",
                 "files[0].dest",
                 "files[0].owner",
                 "files[0].reload",

@@ -250,11 +250,7 @@ mod tests {
 
     fn spec(dest: &Path) -> FileSpec {
         FileSpec {
-            source: SourceSpec {
-                env: "e".into(),
-                app: "a".into(),
-                name: "n".into(),
-            },
+            source: SourceSpec::parse("e", "a", "n.txt").unwrap(),
             dest: dest.to_path_buf(),
             mode: None,
             owner: None,

@@ -148,6 +148,30 @@ pub async fn push(coord: &ZkCoord, source: &str, content: &str) {
     }
 }
 
+/// `arbor config push` (the real CLI) of `content` as `<env>/<app>/<name>`.
+pub fn config_push(servers: &str, source: &str, content: &str) {
+    let parts: Vec<&str> = source.split('/').collect();
+    let [env, app, name] = parts.as_slice() else {
+        panic!("source {source} is not env/app/name");
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join(name);
+    std::fs::write(&file, content).expect("write pushed file");
+    let output = Command::new(arbor_test_support::arbor_bin())
+        .args([
+            "config", "push", "--server", servers, "--env", env, "--app", app,
+        ])
+        .arg(&file)
+        .output()
+        .expect("run arbor config push");
+    assert!(
+        output.status.success(),
+        "arbor config push {source}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The registry entry `/services/<service>/<id>` as JSON, if present.
 pub async fn registry_entry(coord: &ZkCoord, service: &str, id: &str) -> Option<serde_json::Value> {
     let node = coord
