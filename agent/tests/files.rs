@@ -29,7 +29,7 @@ files:
     dest: {out}/app.yaml
     mode: "0640"
     backup: true
-    wait: {{min: 1s, max: 10s}}
+    wait: {{min: 2s, max: 20s}}
     reload: "echo reloaded >> {out}/reloads.log"
   - source: {{env: prod, app: web, name: checked.txt}}
     dest: {out}/checked.conf
@@ -97,7 +97,7 @@ async fn files_follow_the_config_center_atomically_and_reconfigure_live() {
             reads
         })
     };
-    // Five `arbor config push`es well inside the 1 s quiescence window: one write, one reload.
+    // Five `arbor config push`es well inside the 2 s quiescence window: one write, one reload.
     for n in 1..=5 {
         config_push(
             &server.connect_string(),
