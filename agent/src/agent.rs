@@ -180,6 +180,21 @@ impl Agent {
                 }
             }
         }
+        if !plan.files.removed.is_empty() || !plan.files.changed.is_empty() {
+            let cache = crate::cache::FileCache::new(&self.config.cache_dir);
+            let pruned = cache.prune(
+                self.config
+                    .files
+                    .values()
+                    .map(|spec| (&spec.source, spec.dest.as_path())),
+            );
+            if pruned > 0 {
+                tracing::info!(
+                    entries = pruned,
+                    "pruned cache entries of files no longer managed"
+                );
+            }
+        }
         self.metrics
             .services_managed
             .set(self.services.len() as i64);

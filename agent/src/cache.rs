@@ -49,6 +49,32 @@ impl FileCache {
         }
         write_atomically(&self.entry_path(source, dest), content, 0o600)
     }
+    /// Deletes the entries of files no longer managed (`keep` are the current ones), so the
+    /// cache does not grow with every file ever configured. Returns how many went.
+    pub fn prune<'a>(&self, keep: impl IntoIterator<Item = (&'a SourceSpec, &'a Path)>) -> usize {
+        let keep: std::collections::BTreeSet<PathBuf> = keep
+            .into_iter()
+            .map(|(source, dest)| self.entry_path(source, dest))
+            .collect();
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            // Only finished entries (40 hex digits); temp files belong to a write in progress.
+            let is_entry = name.len() == 40
+                && name
+                    .to_string_lossy()
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit());
+            if is_entry && !keep.contains(&path) && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
 }
 
 #[cfg(test)]
@@ -77,5 +103,20 @@ mod tests {
             cache.entry_path(&source("a.yaml"), dest),
             cache.entry_path(&source("b.yaml"), dest)
         );
+    }
+
+    #[test]
+    fn prune_keeps_current_entries_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FileCache::new(dir.path());
+        let (kept, gone) = (source("a.yaml"), source("b.yaml"));
+        let dest = Path::new("/etc/x");
+        cache.store(&kept, dest, b"a").unwrap();
+        cache.store(&gone, dest, b"b").unwrap();
+        std::fs::write(dir.path().join("files/.in-progress.tmp"), b"x").unwrap();
+        assert_eq!(cache.prune([(&kept, dest)]), 1);
+        assert_eq!(cache.load(&kept, dest).as_deref(), Some(&b"a"[..]));
+        assert_eq!(cache.load(&gone, dest), None);
+        assert!(dir.path().join("files/.in-progress.tmp").exists());
     }
 }

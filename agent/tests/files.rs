@@ -161,6 +161,10 @@ async fn files_follow_the_config_center_atomically_and_reconfigure_live() {
     wait_until("the extra file is no longer managed", DEADLINE, || {
         metric(&http, "arbor_agent_files_managed") == Some(2.0)
     });
+    let cached = std::fs::read_dir(root.path().join("cache/files"))
+        .unwrap()
+        .count();
+    assert_eq!(cached, 2, "the removed file's cache entry is pruned");
     push(&coord, "prod/web/extra.txt", "c1").await;
     push(&coord, "prod/web/app.yaml", "v6").await;
     wait_until("a still-managed file follows", DEADLINE, || {
