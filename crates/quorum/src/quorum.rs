@@ -22,7 +22,7 @@ use crate::observe::{LeadershipWatch, StorageObservers};
 use crate::peer;
 use crate::peer::client::PeerClient;
 use crate::peer::listener::{PeerService, ServeFuture};
-use crate::peer::wire::{Origin, PeerRequest, PeerResponse};
+use crate::peer::wire::{Membership, Origin, PeerRequest, PeerResponse};
 use crate::snapshot::{self, MIN_RETAIN_COUNT};
 use crate::state_machine::StateMachine;
 use crate::types::{Applier, NodeId, Response, TypeConfig};
@@ -342,18 +342,15 @@ impl Quorum {
         if ensemble.voters.contains_key(&me) {
             // Initializing starts an election at once, so the highest id goes first and the
             // others wait one election timeout per rank: a fresh ensemble is usually led by its
-            // highest id, and still forms when that server is down. A node that has meanwhile
-            // been reached by a leader is initialized already and skips this.
+            // highest id, and still forms when that server is down.
             let delay =
                 Duration::from_millis(rank * Timings::for_tick(cfg.tick_ms, 0).election_min);
-            let raft = quorum.inner.raft.clone();
-            let voters = ensemble.voters.clone();
-            quorum.spawn(async move {
-                tokio::time::sleep(delay).await;
-                if let Err(e) = initialize_once(&raft, &voters).await {
-                    tracing::error!("cannot initialize the ensemble membership: {e}");
-                }
-            });
+            quorum.spawn(initialize_when_fresh(
+                quorum.inner.raft.clone(),
+                me,
+                ensemble.voters.clone(),
+                delay,
+            ));
         }
         if ensemble.observers.contains_key(&me) {
             let period = quorum.inner.timings.serving_grace() / 4;
@@ -766,6 +763,57 @@ impl Quorum {
         }
     }
 
+    /// Changes the membership to `target` (ZooKeeper's `reconfig`): new members are added as
+    /// learners and caught up first, then the voter set is replaced through joint consensus,
+    /// then members no longer wanted are removed. Runs on the leader (forwarded from other
+    /// nodes). Returns the log index of the last membership entry, the new config version.
+    pub async fn change_membership(&self, target: Membership) -> Result<u64, ProposeError> {
+        if target.voters.is_empty() {
+            return Err(ProposeError::Raft(
+                "a membership needs at least one voter".into(),
+            ));
+        }
+        let (state, leader) = {
+            let m = self.inner.raft.metrics();
+            let m = m.borrow();
+            (m.state, m.current_leader)
+        };
+        if state == ServerState::Leader {
+            return change_membership_here(&self.inner.raft, target).await;
+        }
+        let leader = leader.ok_or(ProposeError::NoLeader)?;
+        let client = self.leader_client(leader).ok_or(ProposeError::NoLeader)?;
+        match client
+            .call(PeerRequest::ChangeMembership(target), MEMBERSHIP_TIMEOUT)
+            .await
+        {
+            Ok(PeerResponse::ChangeMembership(result)) => result,
+            Ok(other) => Err(ProposeError::Raft(format!(
+                "leader answered a membership change with {other:?}"
+            ))),
+            Err(e) => Err(ProposeError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// The current Raft membership: voters and learners with their quorum addresses, and the
+    /// log index of the entry that set it (the config version).
+    pub fn membership(&self) -> (Membership, u64) {
+        let m = self.inner.raft.metrics();
+        let m = m.borrow();
+        let stored = &m.membership_config;
+        let membership = stored.membership();
+        let voters: std::collections::BTreeSet<NodeId> = membership.voter_ids().collect();
+        let mut out = Membership::default();
+        for (id, node) in membership.nodes() {
+            if voters.contains(id) {
+                out.voters.insert(*id, node.addr.clone());
+            } else {
+                out.learners.insert(*id, node.addr.clone());
+            }
+        }
+        (out, stored.log_id().map_or(0, |id| id.index))
+    }
+
     /// Follows changes of term and leader (leader-change and election-time metrics).
     pub fn leadership(&self) -> LeadershipWatch {
         LeadershipWatch::new(self.inner.raft.metrics())
@@ -806,26 +854,148 @@ impl Quorum {
     }
 }
 
-/// Initializes the Raft membership with `voters` unless this node already has one.
-async fn initialize_once(
-    raft: &Raft<TypeConfig>,
-    voters: &BTreeMap<NodeId, String>,
-) -> Result<(), QuorumError> {
-    let initialized = raft
-        .is_initialized()
-        .await
-        .map_err(|e| QuorumError::Raft(e.to_string()))?;
-    if initialized {
-        return Ok(());
-    }
-    let members: BTreeMap<NodeId, BasicNode> = voters
+/// Initializes the Raft membership with the configured `voters`, but only for a fresh
+/// ensemble: once a majority of the voters (this one included) answer that they are not
+/// initialized and none says it is. A server joining a running ensemble (its `server.N` lines
+/// name a membership the ensemble does not have yet) therefore never writes a conflicting
+/// first membership: it waits to be added by `reconfig`. A node that is reached by a leader
+/// meanwhile is initialized by replication and stops probing.
+async fn initialize_when_fresh(
+    raft: Raft<TypeConfig>,
+    me: NodeId,
+    voters: BTreeMap<NodeId, String>,
+    delay: Duration,
+) {
+    tokio::time::sleep(delay).await;
+    let majority = voters.len() / 2 + 1;
+    let clients: Vec<PeerClient> = voters
         .iter()
-        .map(|(&id, addr)| (id, BasicNode::new(addr)))
+        .filter(|(&id, _)| id != me)
+        .map(|(&id, addr)| PeerClient::new(CLUSTER_NAME, me, id, addr))
         .collect();
-    match raft.initialize(members).await {
-        Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
-        Err(e) => Err(QuorumError::Raft(e.to_string())),
+    let mut logged = false;
+    loop {
+        match raft.is_initialized().await {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(_) => return,
+        }
+        let answers = futures::future::join_all(
+            clients
+                .iter()
+                .map(|c| c.call(PeerRequest::Initialized, Duration::from_millis(500))),
+        )
+        .await;
+        let mut fresh = 1; // this node
+        let mut someone_initialized = false;
+        for answer in answers {
+            match answer {
+                Ok(PeerResponse::Initialized(false)) => fresh += 1,
+                Ok(PeerResponse::Initialized(true)) => someone_initialized = true,
+                _ => {}
+            }
+        }
+        if someone_initialized {
+            if !logged {
+                tracing::info!("a peer is already initialized: waiting to be added by its leader");
+                logged = true;
+            }
+        } else if fresh >= majority {
+            let members: BTreeMap<NodeId, BasicNode> = voters
+                .iter()
+                .map(|(&id, addr)| (id, BasicNode::new(addr)))
+                .collect();
+            match raft.initialize(members).await {
+                Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => return,
+                Err(e) => {
+                    tracing::error!("cannot initialize the ensemble membership: {e}");
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// How long a membership change may take (new members catch up first).
+const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
+
+async fn change_membership_here(
+    raft: &Raft<TypeConfig>,
+    target: Membership,
+) -> Result<u64, ProposeError> {
+    use openraft::ChangeMembers;
+    let raft_err =
+        |e: RaftError<NodeId, openraft::error::ClientWriteError<NodeId, BasicNode>>| match e {
+            RaftError::APIError(openraft::error::ClientWriteError::ForwardToLeader(f)) => {
+                ProposeError::NotLeader {
+                    leader: f.leader_id,
+                }
+            }
+            RaftError::APIError(e) => ProposeError::Raft(e.to_string()),
+            RaftError::Fatal(f) => ProposeError::Stopped(f.to_string()),
+        };
+    let current = raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .clone();
+    let wanted: BTreeMap<NodeId, String> = target
+        .voters
+        .iter()
+        .chain(&target.learners)
+        .map(|(&id, addr)| (id, addr.clone()))
+        .collect();
+    for (&id, addr) in &wanted {
+        if current.get_node(&id).is_none() {
+            tracing::info!(node = id, %addr, "adding a member: catching it up as a learner");
+            tokio::time::timeout(
+                MEMBERSHIP_TIMEOUT,
+                raft.add_learner(id, BasicNode::new(addr), true),
+            )
+            .await
+            .map_err(|_| {
+                ProposeError::Unavailable(format!("member {id} did not catch up in time"))
+            })?
+            .map_err(raft_err)?;
+        }
+    }
+    let voters: std::collections::BTreeSet<NodeId> = target.voters.keys().copied().collect();
+    let current_voters: std::collections::BTreeSet<NodeId> = current.voter_ids().collect();
+    let mut index = None;
+    if voters != current_voters {
+        let response = raft
+            .change_membership(ChangeMembers::ReplaceAllVoters(voters), true)
+            .await
+            .map_err(raft_err)?;
+        index = Some(response.log_id.index);
+    }
+    let now = raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .clone();
+    let unwanted: std::collections::BTreeSet<NodeId> = now
+        .nodes()
+        .map(|(id, _)| *id)
+        .filter(|id| !wanted.contains_key(id))
+        .collect();
+    if !unwanted.is_empty() {
+        let response = raft
+            .change_membership(ChangeMembers::RemoveNodes(unwanted), false)
+            .await
+            .map_err(raft_err)?;
+        index = Some(response.log_id.index);
+    }
+    Ok(index.unwrap_or_else(|| {
+        raft.metrics()
+            .borrow()
+            .membership_config
+            .log_id()
+            .map_or(0, |id| id.index)
+    }))
 }
 
 fn recent(at: &Mutex<Option<Instant>>, within: Duration) -> bool {
@@ -936,6 +1106,19 @@ impl PeerService for NodeService {
                 };
                 PeerResponse::ReadIndex(result)
             }),
+            PeerRequest::Initialized => Box::pin(async move {
+                PeerResponse::Initialized(quorum.inner.raft.is_initialized().await.unwrap_or(true))
+            }),
+            PeerRequest::ChangeMembership(target) => Box::pin(async move {
+                let result = if quorum.metrics().role == Role::Leader {
+                    change_membership_here(&quorum.inner.raft, target).await
+                } else {
+                    Err(ProposeError::NotLeader {
+                        leader: quorum.metrics().leader,
+                    })
+                };
+                PeerResponse::ChangeMembership(result)
+            }),
             PeerRequest::LeaderServing => {
                 let serving = quorum.metrics().role == Role::Leader && quorum.serving();
                 Box::pin(async move { PeerResponse::LeaderServing(serving) })
@@ -952,32 +1135,29 @@ impl PeerService for NodeService {
 /// How long a write or read barrier may take before it fails (the leader may be gone).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Keeps the configured observers in the membership as learners, from whichever node leads.
+/// Adds the configured observers to the membership as learners, from whichever node leads.
+/// An observer is handled once: after this node has seen it in the membership it is left to
+/// `reconfig`, which may remove it again without it being re-added here.
 async fn manage_observers(raft: Raft<TypeConfig>, ensemble: Ensemble) {
-    if ensemble.observers.is_empty() {
-        return;
-    }
+    let mut pending = ensemble.observers;
     let mut metrics = raft.metrics();
-    loop {
-        let missing: Vec<(NodeId, String)> = {
+    while !pending.is_empty() {
+        let (leader, missing): (bool, Vec<(NodeId, String)>) = {
             let m = metrics.borrow_and_update();
-            if m.state != ServerState::Leader {
-                Vec::new()
-            } else {
-                let membership = m.membership_config.membership();
-                ensemble
-                    .observers
-                    .iter()
-                    .filter(|(id, _)| membership.get_node(id).is_none())
-                    .map(|(&id, addr)| (id, addr.clone()))
-                    .collect()
-            }
+            let membership = m.membership_config.membership();
+            pending.retain(|id, _| membership.get_node(id).is_none());
+            let missing = pending.iter().map(|(&id, a)| (id, a.clone())).collect();
+            (m.state == ServerState::Leader, missing)
         };
-        for (id, addr) in missing {
-            match raft.add_learner(id, BasicNode::new(&addr), false).await {
-                Ok(_) => tracing::info!(observer = id, %addr, "added observer as a Raft learner"),
-                Err(e) => {
-                    tracing::debug!(observer = id, "adding observer failed (will retry): {e}")
+        if leader {
+            for (id, addr) in missing {
+                match raft.add_learner(id, BasicNode::new(&addr), false).await {
+                    Ok(_) => {
+                        tracing::info!(observer = id, %addr, "added observer as a Raft learner")
+                    }
+                    Err(e) => {
+                        tracing::debug!(observer = id, "adding observer failed (will retry): {e}")
+                    }
                 }
             }
         }

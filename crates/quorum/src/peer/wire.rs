@@ -80,6 +80,19 @@ pub enum PeerRequest {
     /// Whether the receiver leads and a quorum acknowledged it recently. Observers ask: they
     /// do not vote, so only the leader can tell them it lost its quorum.
     LeaderServing,
+    /// Whether the receiver's Raft membership is initialized (a fresh ensemble initializes
+    /// only when a majority of voters answer "no"; see `quorum::initialize_when_fresh`).
+    Initialized,
+    /// Make the membership these voters and learners (incremental ZooKeeper `reconfig`);
+    /// served by the leader.
+    ChangeMembership(Membership),
+}
+
+/// A target membership: id -> `host:quorumPort` for voters and for learners (observers).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Membership {
+    pub voters: std::collections::BTreeMap<NodeId, String>,
+    pub learners: std::collections::BTreeMap<NodeId, String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -95,6 +108,9 @@ pub enum PeerResponse {
     ReadIndex(Result<u64, ProposeError>),
     Touched,
     LeaderServing(bool),
+    Initialized(bool),
+    /// The log index of the membership entry that made the change (the new config version).
+    ChangeMembership(Result<u64, ProposeError>),
     /// The request could not be decoded or served at all.
     Failed(String),
 }

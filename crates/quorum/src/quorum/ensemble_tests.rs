@@ -185,3 +185,75 @@ async fn a_minority_stops_serving_and_refuses_writes() {
         m.quorum.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_join_and_leave_through_membership_changes() {
+    let root = tempfile::tempdir().unwrap();
+    let initial = ensemble_of(&[1, 2, 3], &[]);
+    let mut members = Vec::new();
+    for id in [1, 2, 3] {
+        members.push(start_member(root.path(), id, &initial).await);
+    }
+    let all: Vec<&Member> = members.iter().collect();
+    eventually("a serving leader", || leader_of(&all).is_some()).await;
+    for label in 0..10 {
+        members[0]
+            .quorum
+            .propose(labelled_txn(label))
+            .await
+            .unwrap();
+    }
+
+    // A joiner configured with the bigger ensemble must not initialize a membership of its
+    // own: the running ensemble is initialized, so it waits to be added.
+    let mut grown = initial.clone();
+    grown.voters.insert(4, free_addr());
+    let joiner = start_member(root.path(), 4, &grown).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        joiner.quorum.metrics().voters,
+        Vec::<NodeId>::new(),
+        "the joiner initialized itself"
+    );
+
+    // Add it as a voter (from a follower: forwarded to the leader), then remove member 1.
+    let target = Membership {
+        voters: grown.voters.clone(),
+        learners: BTreeMap::new(),
+    };
+    let version = members[0].quorum.change_membership(target).await.unwrap();
+    assert!(version > 0);
+    eventually("the joiner caught up", || {
+        joiner.applier.labels().len() == 10
+    })
+    .await;
+    assert_eq!(members[1].quorum.metrics().voters, [1, 2, 3, 4]);
+    let (membership, at) = joiner.quorum.membership();
+    assert_eq!(
+        membership.voters.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert!(at >= version);
+
+    let mut shrunk = grown.voters.clone();
+    shrunk.remove(&1);
+    members[1]
+        .quorum
+        .change_membership(Membership {
+            voters: shrunk,
+            learners: BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    eventually("member 1 left", || {
+        members[2].quorum.metrics().voters == [2, 3, 4]
+    })
+    .await;
+    // The smaller ensemble commits without member 1.
+    members[0].quorum.shutdown().await;
+    let response = joiner.quorum.propose(labelled_txn(99)).await.unwrap();
+    assert!(response.zxid > 10);
+    for m in [&members[1], &members[2], &joiner] {
+        m.quorum.shutdown().await;
+    }
+}
