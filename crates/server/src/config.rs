@@ -10,7 +10,7 @@
 //! [`ServerConfig::ignored_keys`] (the server logs them once); they are never an error.
 
 mod error;
-mod servers;
+pub(crate) mod servers;
 mod yaml;
 mod zoo_cfg;
 

@@ -34,6 +34,10 @@ use crate::watch::ConnId;
 type Completion =
     Pin<Box<dyn Future<Output = Result<arbor_quorum::Response, ProposeError>> + Send>>;
 
+/// A reconfig's outcome: the zxid, data and stat of the new `/zookeeper/config`.
+type ReconfigCompletion =
+    Pin<Box<dyn Future<Output = Result<(i64, Vec<u8>, arbor_proto::Stat), ErrorCode>> + Send>>;
+
 /// A request waiting for its turn to be answered.
 enum Pending {
     /// Already answered (errors found on receipt, auth, unimplemented ops).
@@ -55,6 +59,12 @@ enum Pending {
         xid: i32,
         path: String,
         done: Pin<Box<dyn Future<Output = Result<i64, ProposeError>> + Send>>,
+        started: Instant,
+    },
+    /// reconfig: the membership change, then the new `/zookeeper/config`.
+    Reconfig {
+        xid: i32,
+        done: ReconfigCompletion,
         started: Instant,
     },
     /// closeSession was committed: reply, then close.
@@ -417,6 +427,19 @@ impl Connection {
                     started,
                 }
             }
+            Request::Reconfig(r)
+                if self.shared.config.reconfig_enabled && !self.shared.config.is_standalone() =>
+            {
+                let shared = self.shared.clone();
+                let auth = self.auth.clone();
+                Pending::Reconfig {
+                    xid,
+                    done: Box::pin(
+                        async move { crate::reconfigure::run(&shared, &r, &auth).await },
+                    ),
+                    started,
+                }
+            }
             Request::Reconfig(_) => {
                 Pending::Reply(error_reply(xid, zxid, ErrorCode::ReconfigDisabled))
             }
@@ -550,6 +573,13 @@ async fn respond_loop(
                     break;
                 }
             },
+            Pending::Reconfig { xid, done, started } => {
+                let frame = match done.await {
+                    Ok((zxid, data, stat)) => reply(xid, zxid, Ok(Response::Reconfig(data, stat))),
+                    Err(code) => error_reply(xid, db.last_zxid(), code),
+                };
+                (frame, Some((OpCode::Reconfig, started)))
+            }
             Pending::CloseSession { xid, done } => {
                 if let Ok(r) = done.await {
                     let _ = outbox.send(Outbound::Frame(reply(xid, r.zxid, Ok(Response::Empty))));

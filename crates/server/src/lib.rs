@@ -15,6 +15,8 @@ pub mod db;
 pub mod four_letter;
 pub mod metrics;
 pub mod ops;
+pub mod reconfig;
+pub mod reconfigure;
 pub mod report;
 pub mod server;
 pub mod session;

@@ -96,7 +96,7 @@ impl Shared {
     }
 
     /// Identities that server housekeeping acts with.
-    fn housekeeping_txn(&self, op: TxnOp) -> Txn {
+    pub(crate) fn housekeeping_txn(&self, op: TxnOp) -> Txn {
         Txn {
             session: 0,
             time: now_ms(),
@@ -187,6 +187,7 @@ impl Server {
             tokio::spawn(housekeeping(shared.clone())),
             tokio::spawn(report_sessions(shared.clone())),
             tokio::spawn(drop_clients_when_not_serving(shared.clone())),
+            tokio::spawn(crate::reconfigure::publish_initial_config(shared.clone())),
             tokio::spawn(crate::metrics::follow_leadership(
                 shared.quorum.clone(),
                 metrics,

@@ -273,3 +273,126 @@ async fn an_observer_serves_reads_forwards_writes_and_does_not_vote() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconfig_adds_and_removes_members() {
+    let digest = arbor_tree::digest_credential("super:secret");
+    let opts = opts()
+        .config("reconfigEnabled", "true")
+        .config("DigestAuthenticationProvider.superDigest", &digest);
+    let mut ensemble = ArborEnsemble::start(3, opts);
+    ensemble.wait_for_leader(Duration::from_secs(10));
+    let client = connect(&ensemble.member(1).connect_string()).await;
+    client.create("/before", b"1", &persistent()).await.unwrap();
+    // The leader publishes the static membership in /zookeeper/config.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let initial = loop {
+        let (data, _) = client.get_data("/zookeeper/config").await.unwrap();
+        if !data.is_empty() {
+            break String::from_utf8(data).unwrap();
+        }
+        assert!(Instant::now() < deadline, "/zookeeper/config stayed empty");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(initial.matches("server.").count(), 3, "{initial}");
+    assert!(initial.contains("\nversion="), "{initial}");
+
+    let cluster = |args: &[&str]| {
+        std::process::Command::new(arbor_test_support::arbor_bin())
+            .arg("cluster")
+            .args(args)
+            .output()
+            .expect("run arbor cluster")
+    };
+    let servers = ensemble.connect_string();
+
+    // Without credentials the change is refused and nothing changes.
+    let (joiner, spec) = ensemble.start_joiner(false).unwrap();
+    let refused = cluster(&[
+        "add",
+        "--server",
+        &servers,
+        "--id",
+        &joiner.to_string(),
+        "--spec",
+        &spec,
+    ]);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        ensemble.mode(joiner).is_none(),
+        "the joiner serves before being added"
+    );
+
+    let added = cluster(&[
+        "add",
+        "--server",
+        &servers,
+        "--id",
+        &joiner.to_string(),
+        "--spec",
+        &spec,
+        "--auth",
+        "super:secret",
+    ]);
+    let text = String::from_utf8_lossy(&added.stdout);
+    assert_eq!(
+        added.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(text.contains(&format!("server.{joiner}=")), "{text}");
+    ensemble.member_mut(joiner).wait_serving().unwrap();
+    assert_eq!(ensemble.mode(joiner).as_deref(), Some("follower"));
+    let on_joiner = connect(&ensemble.member(joiner).connect_string()).await;
+    on_joiner.sync("/before").await.unwrap();
+    assert_eq!(on_joiner.get_data("/before").await.unwrap().0, b"1");
+    let leader = ensemble.leader().unwrap();
+    let mntr = ensemble.member(leader).four_letter("mntr");
+    assert!(mntr.contains("zk_quorum_size\t4"), "{mntr}");
+
+    // Remove member 1 (whichever role it has), asking another member (as with ZooKeeper, a
+    // server that removes itself drops its clients): the others carry on with three voters.
+    let via = ensemble.member(joiner).connect_string();
+    let removed = cluster(&[
+        "remove",
+        "--server",
+        &via,
+        "--id",
+        "1",
+        "--auth",
+        "super:secret",
+    ]);
+    let text = String::from_utf8_lossy(&removed.stdout);
+    assert_eq!(
+        removed.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    assert!(!text.contains("server.1="), "{text}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while ensemble.mode(1).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the removed member kept serving: {:?}",
+            ensemble.mode(1)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    on_joiner
+        .create("/after", b"2", &persistent())
+        .await
+        .unwrap();
+    let (config, _) = on_joiner.get_data("/zookeeper/config").await.unwrap();
+    let config = String::from_utf8(config).unwrap();
+    assert!(
+        !config.contains("server.1=") && config.contains(&format!("server.{joiner}=")),
+        "{config}"
+    );
+}

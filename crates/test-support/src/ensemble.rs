@@ -12,6 +12,9 @@ use crate::ports::free_port;
 pub struct ArborEnsemble {
     members: Vec<ArborServer>,
     participants: usize,
+    /// Every member's `server.N` line, in id order.
+    lines: Vec<(String, String)>,
+    opts: ArborOptions,
 }
 
 impl ArborEnsemble {
@@ -49,12 +52,41 @@ impl ArborEnsemble {
         let mut ensemble = ArborEnsemble {
             members,
             participants,
+            lines,
+            opts,
         };
         for member in &mut ensemble.members {
             member.spawn()?;
         }
         ensemble.try_wait_all_serving()?;
         Ok(ensemble)
+    }
+
+    /// Starts a new server (the next id) whose `server.N` lines are the ensemble's plus its own,
+    /// as ZooKeeper's `reconfig -add` expects: it runs but serves only once a `reconfig`
+    /// (e.g. `arbor cluster add`) makes it a member. Returns its id and its own spec
+    /// (`host:quorumPort:electionPort[:observer];clientPort`).
+    pub fn start_joiner(&mut self, observer: bool) -> Result<(u64, String), HarnessError> {
+        let id = self.members.len() as u64 + 1;
+        let member = ArborServer::prepare(&self.opts)?;
+        let role = if observer {
+            ":observer"
+        } else {
+            ":participant"
+        };
+        let spec = format!(
+            "127.0.0.1:{}:{}{role};{}",
+            free_port(),
+            free_port(),
+            member.client_port()
+        );
+        self.lines.push((format!("server.{id}"), spec.clone()));
+        let mut config = self.opts.config.clone();
+        config.extend(self.lines.iter().cloned());
+        member.write_config(&config, Some(id))?;
+        self.members.push(member);
+        self.members.last_mut().expect("just pushed").spawn()?;
+        Ok((id, spec))
     }
 
     /// Waits until every running member answers and serves.

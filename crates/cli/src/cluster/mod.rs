@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 ok, 1 refused or unhealthy, 2 usage, 3 unreachable.
 
+pub mod membership;
 pub mod status;
 
 use std::time::Duration;
@@ -10,6 +11,7 @@ use clap::{Args, Subcommand};
 
 const OK: u8 = 0;
 const UNHEALTHY: u8 = 1;
+const REFUSED: u8 = 1;
 const UNREACHABLE: u8 = 3;
 
 /// Arguments of `arbor cluster`.
@@ -32,6 +34,26 @@ enum ClusterCommand {
         /// JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Add a member (ZooKeeper `reconfig -add`); start it first with the new server.N lines.
+    Add {
+        /// Its server id (`server.N`).
+        #[arg(long)]
+        id: u64,
+        /// `host:quorumPort:electionPort[:participant|:observer][;[clientAddress:]clientPort]`.
+        #[arg(long)]
+        spec: String,
+        /// `user:password` for digest auth (the super user, or one with WRITE on
+        /// /zookeeper/config).
+        #[arg(long)]
+        auth: Option<String>,
+    },
+    /// Remove a member (ZooKeeper `reconfig -remove`).
+    Remove {
+        #[arg(long)]
+        id: u64,
+        #[arg(long)]
+        auth: Option<String>,
     },
 }
 
@@ -75,6 +97,43 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                     UNHEALTHY
                 },
             )
+        }
+        ClusterCommand::Add { id, spec, auth } => {
+            change(
+                &args.server,
+                membership::add_request(id, &spec),
+                auth,
+                timeout,
+            )
+            .await
+        }
+        ClusterCommand::Remove { id, auth } => {
+            change(&args.server, membership::remove_request(id), auth, timeout).await
+        }
+    }
+}
+
+/// Runs one membership change and prints the new configuration.
+async fn change(
+    connect: &str,
+    request: arbor_proto::records::ReconfigRequest,
+    auth: Option<String>,
+    timeout: Duration,
+) -> anyhow::Result<u8> {
+    // Catching up a new member can take a while; the server bounds it too.
+    let timeout = timeout.max(Duration::from_secs(120));
+    match membership::reconfig(&servers(connect), request, auth.as_deref(), timeout).await {
+        membership::Outcome::Changed(config) => {
+            println!("{config}");
+            Ok(OK)
+        }
+        membership::Outcome::Refused(code) => {
+            eprintln!("arbor cluster: refused: {code:?}");
+            Ok(REFUSED)
+        }
+        membership::Outcome::Unreachable(reason) => {
+            eprintln!("arbor cluster: {reason}");
+            Ok(UNREACHABLE)
         }
     }
 }

@@ -33,7 +33,7 @@ pub(super) fn parse_server_id(suffix: &str) -> Option<u64> {
 }
 
 /// Parses the value of a `server.N` line. The error is a human-readable reason.
-pub(super) fn parse_server_value(id: u64, value: &str) -> Result<ServerEntry, String> {
+pub(crate) fn parse_server_value(id: u64, value: &str) -> Result<ServerEntry, String> {
     if value.contains('|') {
         return Err("multiple addresses per server (`|`) are not supported".into());
     }
