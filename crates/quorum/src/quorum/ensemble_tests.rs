@@ -227,7 +227,13 @@ async fn members_join_and_leave_through_membership_changes() {
         joiner.applier.labels().len() == 10
     })
     .await;
-    assert_eq!(members[1].quorum.metrics().voters, [1, 2, 3, 4]);
+    // Followers learn the new membership with the next append; wait for it rather than race.
+    eventually("every member sees four voters", || {
+        [&members[1], &joiner]
+            .iter()
+            .all(|m| m.quorum.metrics().voters == [1, 2, 3, 4])
+    })
+    .await;
     let (membership, at) = joiner.quorum.membership();
     assert_eq!(
         membership.voters.keys().copied().collect::<Vec<_>>(),
