@@ -42,7 +42,11 @@ struct Scraped {
 }
 
 fn scraped(prometheus: &Prometheus) -> Option<Scraped> {
-    let value = |expr: &str| prometheus.query_value(expr).unwrap_or_else(|e| panic!("{e}"));
+    let value = |expr: &str| {
+        prometheus
+            .query_value(expr)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
     Some(Scraped {
         scraped_at: value("timestamp(arbor_znode_count)")?,
         znode_count: value("arbor_znode_count")?,
@@ -92,11 +96,12 @@ async fn prometheus_scrapes_what_mntr_reports() {
     );
 
     let admin = server.admin_addr();
-    let prometheus =
-        tokio::task::spawn_blocking(move || Prometheus::start(&[("arbor", admin)], SCRAPE_INTERVAL))
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("{e}"));
+    let prometheus = tokio::task::spawn_blocking(move || {
+        Prometheus::start(&[("arbor", admin)], SCRAPE_INTERVAL)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{e}"));
 
     // Compare a scrape with mntr taken before and after it, when nothing changed in between
     // (the server's own API session pings now and then: such windows are retried).
@@ -122,7 +127,10 @@ async fn prometheus_scrapes_what_mntr_reports() {
             _ => continue,
         }
     };
-    assert_eq!(prometheus.query_value("up{job=\"arbor\"}").unwrap(), Some(1.0));
+    assert_eq!(
+        prometheus.query_value("up{job=\"arbor\"}").unwrap(),
+        Some(1.0)
+    );
 
     let znodes: f64 = after["zk_znode_count"].parse().unwrap();
     assert_eq!(seen.znode_count, znodes, "{seen:?} vs mntr {after:?}");
@@ -146,7 +154,48 @@ async fn prometheus_scrapes_what_mntr_reports() {
             bucket_at_or_above((max_ms + 1.0) / 1000.0)
         ))
         .unwrap();
-    assert_eq!(slower, Some(0.0), "requests above mntr's max latency {max_ms} ms");
+    assert_eq!(
+        slower,
+        Some(0.0),
+        "requests above mntr's max latency {max_ms} ms"
+    );
+
+    // Every query of the example dashboard is valid PromQL over these metrics, and those on
+    // the server's state find data.
+    let dashboard_path =
+        arbor_test_support::workspace_root().join("examples/monitoring/grafana-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dashboard_path).unwrap()).unwrap();
+    let queries: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().iter())
+        .map(|t| t["expr"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!queries.is_empty());
+    for query in &queries {
+        let concrete = query
+            .replace("$__rate_interval", "1m")
+            .replace("$job", ".*")
+            .replace("$instance", ".*");
+        let samples = prometheus
+            .query(&concrete)
+            .unwrap_or_else(|e| panic!("dashboard query {query:?}: {e}"));
+        if [
+            "arbor_znode_count",
+            "arbor_raft_is_leader",
+            "arbor_raft_last_applied_index",
+        ]
+        .iter()
+        .any(|m| query.contains(m))
+        {
+            assert!(
+                !samples.is_empty(),
+                "dashboard query {query:?} found no data"
+            );
+        }
+    }
 }
 
 /// The smallest latency bucket bound (docs/metrics.md) at or above `seconds`.

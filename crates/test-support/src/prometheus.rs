@@ -73,7 +73,10 @@ impl Prometheus {
     }
 
     /// Starts Prometheus scraping `jobs` every `interval` and waits until it is ready.
-    pub fn start(jobs: &[(&str, SocketAddr)], interval: Duration) -> Result<Prometheus, HarnessError> {
+    pub fn start(
+        jobs: &[(&str, SocketAddr)],
+        interval: Duration,
+    ) -> Result<Prometheus, HarnessError> {
         let binary = Self::binary().ok_or(HarnessError::MissingBinary {
             path: PathBuf::from(DEBIAN_BINARY),
             env_var: "PROMETHEUS_BIN",
@@ -93,7 +96,10 @@ impl Prometheus {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let child = Command::new(&binary)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address={addr}"))
             .current_dir(dir.path())
             .stdin(Stdio::null())
