@@ -196,8 +196,9 @@ impl Admin {
         let Some(command) = commands::find(name) else {
             return json(404, &commands::unknown(name));
         };
-        match self.shared() {
-            Ok(shared) => json(200, &command.run(shared)),
+        match self.shared().map(|shared| command.run(shared)) {
+            Ok(Ok(body)) => json(200, &body),
+            Ok(Err(not_serving)) => json(503, &not_serving),
             Err(response) => response,
         }
     }
