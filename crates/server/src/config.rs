@@ -50,6 +50,11 @@ pub struct AdminServerConfig {
     pub enabled: bool,
     pub address: IpAddr,
     pub port: u16,
+    /// `admin.tokensFile`: bearer tokens with roles for the HTTP APIs; `None`: open.
+    pub tokens_file: Option<PathBuf>,
+    /// `admin.auditLog`: where writes through the HTTP APIs are logged; `None`:
+    /// `<dataDir>/audit.log`.
+    pub audit_log: Option<PathBuf>,
 }
 
 /// Automatic purge of old snapshots and log segments.
@@ -137,6 +142,8 @@ impl Default for ServerConfig {
                 enabled: true,
                 address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 port: 8080,
+                tokens_file: None,
+                audit_log: None,
             },
             autopurge: AutopurgeConfig {
                 snap_retain_count: MIN_SNAP_RETAIN_COUNT,
@@ -243,6 +250,14 @@ impl ServerConfig {
             .map(|port| SocketAddr::new(self.metrics_http_host, port))
     }
 
+    /// Where writes through the HTTP APIs are audited.
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.admin
+            .audit_log
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.log"))
+    }
+
     /// The address the admin HTTP server binds.
     pub fn admin_socket_addr(&self) -> SocketAddr {
         SocketAddr::new(self.admin.address, self.admin.port)
@@ -283,6 +298,8 @@ impl ServerConfig {
                 "admin.enableServer" => config.admin.enabled = value.boolean()?,
                 "admin.serverAddress" => config.admin.address = value.ip()?,
                 "admin.serverPort" => config.admin.port = value.port()?,
+                "admin.tokensFile" => config.admin.tokens_file = Some(value.path()?),
+                "admin.auditLog" => config.admin.audit_log = Some(value.path()?),
                 "autopurge.snapRetainCount" => {
                     let count: u32 = value.int_at_least(0)?;
                     if count < MIN_SNAP_RETAIN_COUNT {

@@ -43,6 +43,9 @@ pub enum StartError {
     },
     #[error("cannot set up metrics")]
     Metrics(#[from] prometheus::Error),
+    /// The tokens file or the audit log of the admin listener cannot be used.
+    #[error("{0}")]
+    AdminAccess(String),
 }
 
 /// Per-connection counters for `cons`.

@@ -85,6 +85,8 @@ fn every_key_is_read_from_zoo_cfg() {
          DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n\
          metricsProvider.httpPort=7000\n\
          metricsProvider.httpHost=127.0.0.3\n\
+         admin.tokensFile=/etc/arbor/tokens\n\
+         admin.auditLog=/var/log/arbor/audit.log\n\
          standaloneEnabled=false\n\
          reconfigEnabled=true\n");
     assert_eq!(c.tick_time_ms, 1000);
@@ -103,6 +105,14 @@ fn every_key_is_read_from_zoo_cfg() {
     );
     assert!(!c.admin.enabled);
     assert_eq!(c.admin_socket_addr().to_string(), "127.0.0.2:9090");
+    assert_eq!(
+        c.admin.tokens_file,
+        Some(PathBuf::from("/etc/arbor/tokens"))
+    );
+    assert_eq!(
+        c.audit_log_path(),
+        PathBuf::from("/var/log/arbor/audit.log")
+    );
     assert_eq!(c.autopurge.snap_retain_count, 10);
     assert_eq!(c.autopurge.purge_interval_hours, 24);
     assert_eq!(c.snap_count, 5000);
