@@ -24,8 +24,10 @@ pub use ensemble::ArborEnsemble;
 pub use error::HarnessError;
 pub use four_letter::{send_four_letter, wait_for_imok};
 pub use http::{http_get, http_request, HttpRequestSpec, HttpResponse};
-pub use java::{compile_java, java_classpath, java_classpath_tool};
+pub use java::{
+    compile_java, java_available, java_classpath, java_classpath_tool, JavaProgram, JavaRun,
+};
 pub use ports::free_port;
 pub use prometheus::{render_scrape_config, Prometheus, Sample};
-pub use workspace::{arbor_bin, workspace_root};
+pub use workspace::{arbor_bin, shared_tool, workspace_root};
 pub use zk_reference::ZkReference;

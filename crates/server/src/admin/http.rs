@@ -18,13 +18,34 @@ use tokio::net::TcpListener;
 
 use super::{Admin, HttpRequest, Surface, MAX_BODY_BYTES};
 
-/// Accepts connections until the task is aborted.
-pub async fn serve(listener: TcpListener, admin: Arc<Admin>, surface: Surface) {
+/// Accepts connections until the task is aborted; with `tls`, each one is a TLS connection
+/// (a failed handshake drops it).
+pub async fn serve(
+    listener: TcpListener,
+    admin: Arc<Admin>,
+    surface: Surface,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(stream, peer, admin.clone(), surface));
+                let admin = admin.clone();
+                match acceptor.clone() {
+                    None => {
+                        tokio::spawn(serve_connection(stream, peer, admin, surface));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            if let Some((tls, _)) =
+                                crate::tls::accept(&acceptor, stream, peer, None).await
+                            {
+                                serve_connection(tls, peer, admin, surface).await;
+                            }
+                        });
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!("admin listener: accept failed: {e}");

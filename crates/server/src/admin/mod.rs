@@ -95,7 +95,12 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 impl Admin {
     /// Binds the admin port (unless `admin.enableServer=false`) and the metrics port (when
     /// `metricsProvider.httpPort` is set) and starts serving them.
-    pub async fn start(config: &ServerConfig) -> Result<(Arc<Admin>, AdminListeners), StartError> {
+    /// With `tls`, the admin port serves HTTPS only (`admin.forceHttps`); the metrics-only
+    /// port stays plain HTTP.
+    pub async fn start(
+        config: &ServerConfig,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Result<(Arc<Admin>, AdminListeners), StartError> {
         let tokens = match &config.admin.tokens_file {
             Some(path) => {
                 Some(tokens_file::TokensFile::load(path).map_err(StartError::AdminAccess)?)
@@ -151,10 +156,18 @@ impl Admin {
                 Surface::Admin => listeners.admin_addr = Some(local),
                 Surface::MetricsOnly => listeners.metrics_addr = Some(local),
             }
-            tracing::info!("serving {surface:?} HTTP on {local}");
-            listeners
-                .tasks
-                .push(tokio::spawn(http::serve(listener, admin.clone(), surface)));
+            let tls = match surface {
+                Surface::Admin => tls.clone(),
+                Surface::MetricsOnly => None,
+            };
+            let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
+            tracing::info!("serving {surface:?} {scheme} on {local}");
+            listeners.tasks.push(tokio::spawn(http::serve(
+                listener,
+                admin.clone(),
+                surface,
+                tls,
+            )));
         }
         Ok((admin, listeners))
     }
