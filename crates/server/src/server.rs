@@ -262,6 +262,11 @@ impl Server {
         self.admin.mount(handlers);
     }
 
+    /// The Prometheus registry served on `/metrics`, for modules to add their metrics to.
+    pub fn metrics_registry(&self) -> &prometheus::Registry {
+        self.shared.metrics.registry()
+    }
+
     /// Where the admin HTTP listener listens, unless `admin.enableServer=false`.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr

@@ -210,6 +210,12 @@ impl Metrics {
         })
     }
 
+    /// The registry `/metrics` exposes: modules running in the server process (config center,
+    /// naming) register their own collectors here (names `arbor_<module>_...`).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The hooks to give the quorum so fsyncs and snapshots are timed here.
     pub fn storage_observers(&self) -> StorageObservers {
         StorageObservers {
