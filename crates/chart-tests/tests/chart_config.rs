@@ -23,8 +23,14 @@ fn the_rendered_zoo_cfg_parses_with_no_ignored_key() {
     let config = parsed(&[]);
     assert!(config.ignored_keys.is_empty(), "{:?}", config.ignored_keys);
     assert_eq!(config.servers.len(), 3);
-    assert_eq!(config.servers[2].host, "cfg-arbor-2.cfg-arbor-headless.ns.svc.cluster.local");
-    assert_eq!(config.servers[0].client.as_ref().map(|c| c.port), Some(2181));
+    assert_eq!(
+        config.servers[2].host,
+        "cfg-arbor-2.cfg-arbor-headless.ns.svc.cluster.local"
+    );
+    assert_eq!(
+        config.servers[0].client.as_ref().map(|c| c.port),
+        Some(2181)
+    );
     assert!(config.admin.enabled);
     assert_eq!(config.admin.port, 8080);
 

@@ -12,11 +12,14 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use super::{Admin, HttpRequest, Surface, MAX_BODY_BYTES};
+
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Accepts connections until the task is aborted; with `tls`, each one is a TLS connection
 /// (a failed handshake drops it).
@@ -64,7 +67,10 @@ where
         let admin = admin.clone();
         async move { Ok::<_, Infallible>(respond(&admin, request, peer, surface).await) }
     });
+    // A client that never finishes its request headers does not hold the connection forever.
     if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service)
         .await
     {
