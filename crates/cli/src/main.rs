@@ -92,6 +92,10 @@ const API_SESSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// path. If that session ends (expired, e.g. after a long pause), a new one is made and the
 /// handlers are mounted anew on it.
 async fn mount_module_apis(server: std::sync::Arc<arbor_server::Server>) {
+    if server.admin_addr().is_none() {
+        // admin.enableServer=false: nowhere to serve the APIs, so no session for them.
+        return;
+    }
     let mut addr = server.local_addr();
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr.ip() {

@@ -50,6 +50,51 @@ pub struct AdminServerConfig {
     pub enabled: bool,
     pub address: IpAddr,
     pub port: u16,
+    /// `admin.tokensFile`: bearer tokens with roles for the HTTP APIs; `None`: open.
+    pub tokens_file: Option<PathBuf>,
+    /// `admin.auditLog`: where writes through the HTTP APIs are logged; `None`:
+    /// `<dataDir>/audit.log`.
+    pub audit_log: Option<PathBuf>,
+}
+
+/// Whether TLS clients must present a certificate (`ssl.clientAuth`, ZooKeeper's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// Certificates are not asked for.
+    None,
+    /// Asked for and verified when sent; clients without one are accepted.
+    Want,
+    /// Required: a client without a certificate signed by `ssl.trustFile` is refused.
+    Need,
+}
+
+/// PEM files for TLS (ZooKeeper's `ssl.keyStore.*`/`ssl.trustStore.*` name Java keystores,
+/// which Arbor does not read; these keys name PEM files instead).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// `ssl.certFile`: the server's certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// `ssl.keyFile`: its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// `ssl.trustFile`: CA certificates that sign client certificates.
+    pub trust_file: Option<PathBuf>,
+    /// `ssl.clientAuth`; unset means `need` when a trust file is given, else `none`.
+    pub client_auth: Option<ClientAuth>,
+    /// `admin.forceHttps`: the admin port serves HTTPS only.
+    pub admin_https: bool,
+    /// `X509AuthenticationProvider.superUser`: a client certificate subject that is super.
+    pub x509_super_user: Option<String>,
+}
+
+impl TlsConfig {
+    /// The client-certificate policy in force.
+    pub fn effective_client_auth(&self) -> ClientAuth {
+        self.client_auth.unwrap_or(if self.trust_file.is_some() {
+            ClientAuth::Need
+        } else {
+            ClientAuth::None
+        })
+    }
 }
 
 /// Automatic purge of old snapshots and log segments.
@@ -73,8 +118,10 @@ pub struct ServerConfig {
     pub data_log_dir: PathBuf,
     pub client_port: u16,
     pub client_port_address: IpAddr,
-    /// Parsed and kept; Arbor has no TLS listener yet.
+    /// `secureClientPort`: the TLS client listener (on `client_port_address`), when set.
     pub secure_client_port: Option<u16>,
+    /// Certificates for the TLS client port and HTTPS on the admin port (`ssl.*`).
+    pub tls: TlsConfig,
     /// Connections per client IP; 0 means unlimited.
     pub max_client_cnxns: u32,
     pub min_session_timeout_ms: u32,
@@ -127,6 +174,7 @@ impl Default for ServerConfig {
             client_port: 2181,
             client_port_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             secure_client_port: None,
+            tls: TlsConfig::default(),
             max_client_cnxns: 60,
             min_session_timeout_ms: 2 * DEFAULT_TICK_TIME_MS,
             max_session_timeout_ms: 20 * DEFAULT_TICK_TIME_MS,
@@ -137,6 +185,8 @@ impl Default for ServerConfig {
                 enabled: true,
                 address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 port: 8080,
+                tokens_file: None,
+                audit_log: None,
             },
             autopurge: AutopurgeConfig {
                 snap_retain_count: MIN_SNAP_RETAIN_COUNT,
@@ -243,6 +293,14 @@ impl ServerConfig {
             .map(|port| SocketAddr::new(self.metrics_http_host, port))
     }
 
+    /// Where writes through the HTTP APIs are audited.
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.admin
+            .audit_log
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.log"))
+    }
+
     /// The address the admin HTTP server binds.
     pub fn admin_socket_addr(&self) -> SocketAddr {
         SocketAddr::new(self.admin.address, self.admin.port)
@@ -276,6 +334,14 @@ impl ServerConfig {
                 "clientPort" => config.client_port = value.port()?,
                 "clientPortAddress" => config.client_port_address = value.ip()?,
                 "secureClientPort" => config.secure_client_port = Some(value.port()?),
+                "ssl.certFile" => config.tls.cert_file = Some(value.path()?),
+                "ssl.keyFile" => config.tls.key_file = Some(value.path()?),
+                "ssl.trustFile" => config.tls.trust_file = Some(value.path()?),
+                "ssl.clientAuth" => config.tls.client_auth = Some(value.client_auth()?),
+                "admin.forceHttps" => config.tls.admin_https = value.boolean()?,
+                "X509AuthenticationProvider.superUser" => {
+                    config.tls.x509_super_user = Some(value.text().to_owned())
+                }
                 "maxClientCnxns" => config.max_client_cnxns = value.int_at_least(0)?,
                 "minSessionTimeout" => min_session_timeout = value.session_timeout()?,
                 "maxSessionTimeout" => max_session_timeout = value.session_timeout()?,
@@ -283,6 +349,8 @@ impl ServerConfig {
                 "admin.enableServer" => config.admin.enabled = value.boolean()?,
                 "admin.serverAddress" => config.admin.address = value.ip()?,
                 "admin.serverPort" => config.admin.port = value.port()?,
+                "admin.tokensFile" => config.admin.tokens_file = Some(value.path()?),
+                "admin.auditLog" => config.admin.audit_log = Some(value.path()?),
                 "autopurge.snapRetainCount" => {
                     let count: u32 = value.int_at_least(0)?;
                     if count < MIN_SNAP_RETAIN_COUNT {
@@ -361,6 +429,24 @@ impl ServerConfig {
                 self.min_session_timeout_ms, self.max_session_timeout_ms
             )));
         }
+        let tls_used = self.secure_client_port.is_some() || self.tls.admin_https;
+        if tls_used && (self.tls.cert_file.is_none() || self.tls.key_file.is_none()) {
+            return Err(inconsistent(
+                "secureClientPort and admin.forceHttps need ssl.certFile and ssl.keyFile".into(),
+            ));
+        }
+        if self.tls.effective_client_auth() != ClientAuth::None && self.tls.trust_file.is_none() {
+            return Err(inconsistent(
+                "ssl.clientAuth=want or need needs ssl.trustFile (the CAs of client certificates)"
+                    .into(),
+            ));
+        }
+        if self.secure_client_port == Some(self.client_port) {
+            return Err(inconsistent(format!(
+                "secureClientPort and clientPort are both {}",
+                self.client_port
+            )));
+        }
         if i32::try_from(self.max_session_timeout_ms).is_err() {
             return Err(inconsistent(format!(
                 "maxSessionTimeout ({} ms) does not fit the protocol's 32-bit timeout",
@@ -435,6 +521,18 @@ impl Value<'_> {
         }
         let ms: u32 = self.int_at_least(1)?;
         Ok(Some(ms))
+    }
+
+    fn client_auth(&self) -> Result<ClientAuth, ConfigError> {
+        match self.text().to_ascii_lowercase().as_str() {
+            "none" => Ok(ClientAuth::None),
+            "want" => Ok(ClientAuth::Want),
+            "need" => Ok(ClientAuth::Need),
+            _ => Err(self.invalid(format!(
+                "expected none, want or need, got {:?}",
+                self.text()
+            ))),
+        }
     }
 
     fn boolean(&self) -> Result<bool, ConfigError> {

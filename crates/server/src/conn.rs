@@ -20,8 +20,7 @@ use arbor_proto::{
 use arbor_quorum::ProposeError;
 use arbor_tree::{SessionId, Txn, TxnOp, TxnResult};
 use rand::RngCore;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
@@ -98,8 +97,8 @@ fn reply(xid: i32, zxid: i64, result: Result<Response, ErrorCode>) -> Vec<u8> {
     }
 }
 
-async fn read_frame(
-    reader: &mut BufReader<OwnedReadHalf>,
+async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
     max_len: usize,
 ) -> std::io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
@@ -113,8 +112,8 @@ async fn read_frame(
         .map(Some)
 }
 
-async fn read_body(
-    reader: &mut BufReader<OwnedReadHalf>,
+async fn read_body<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
     len: i32,
     max_len: usize,
 ) -> std::io::Result<Vec<u8>> {
@@ -132,7 +131,23 @@ async fn read_body(
 /// Serves one accepted TCP connection until it closes.
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let (read_half, mut write_half) = stream.into_split();
+    let (read_half, write_half) = stream.into_split();
+    serve_halves(shared, read_half, write_half, peer, Vec::new()).await;
+}
+
+/// Serves one connection given as its two halves (plain TCP, or a TLS stream split in two)
+/// until it closes. `identities` are added to the connection's own (`ip`), e.g. the `x509`
+/// identity of a verified client certificate.
+pub async fn serve_halves<R, W>(
+    shared: Arc<Shared>,
+    read_half: R,
+    mut write_half: W,
+    peer: SocketAddr,
+    identities: Vec<Id>,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
     let mut head = [0u8; 4];
     if reader.read_exact(&mut head).await.is_err() {
@@ -208,7 +223,9 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         id: conn_id,
         peer,
         session: established.session,
-        auth: Arc::from(vec![Id::new("ip", peer.ip().to_string())]),
+        auth: std::iter::once(Id::new("ip", peer.ip().to_string()))
+            .chain(identities)
+            .collect(),
         pipeline,
         info,
     };
@@ -342,9 +359,9 @@ struct Connection {
 }
 
 impl Connection {
-    async fn read_loop(
+    async fn read_loop<R: AsyncRead + Unpin>(
         &mut self,
-        reader: &mut BufReader<OwnedReadHalf>,
+        reader: &mut BufReader<R>,
         max_len: usize,
     ) -> std::io::Result<()> {
         while let Some(frame) = read_frame(reader, max_len).await? {
@@ -611,8 +628,8 @@ struct Counters {
 }
 
 /// Owns the socket's write half: coalesces queued frames into few writes.
-async fn write_loop(
-    mut socket: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut socket: W,
     mut outbox: mpsc::UnboundedReceiver<Outbound>,
     closed: Arc<Notify>,
     counters: Counters,
@@ -638,7 +655,10 @@ async fn write_loop(
             }
             next = outbox.try_recv().ok();
         }
-        if !buf.is_empty() && socket.write_all(&buf).await.is_err() {
+        // Flushing matters for TLS (records may wait in the session); for TCP it is a no-op.
+        if !buf.is_empty()
+            && (socket.write_all(&buf).await.is_err() || socket.flush().await.is_err())
+        {
             break 'outer;
         }
         buf.clear();

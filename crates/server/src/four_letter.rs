@@ -16,7 +16,7 @@ const WORDS: [&str; 18] = [
 pub use crate::report::VERSION;
 
 /// What ZooKeeper answers to srvr/stat/mntr while it is not part of a working quorum.
-const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
+pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
 
 /// Recognizes a four-letter word in the first bytes of a connection. A real connect request
 /// starts with a frame length, which is never one of these (they decode to lengths far beyond

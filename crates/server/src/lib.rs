@@ -21,6 +21,7 @@ pub mod report;
 pub mod server;
 pub mod session;
 pub mod stats;
+pub mod tls;
 pub mod watch;
 
 pub use config::ServerConfig;

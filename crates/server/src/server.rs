@@ -41,8 +41,13 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("TLS")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot set up metrics")]
     Metrics(#[from] prometheus::Error),
+    /// The tokens file or the audit log of the admin listener cannot be used.
+    #[error("{0}")]
+    AdminAccess(String),
 }
 
 /// Per-connection counters for `cons`.
@@ -113,6 +118,7 @@ pub struct Server {
     admin: Arc<Admin>,
     admin_addr: Option<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
+    secure_addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -128,8 +134,24 @@ impl Server {
             extended_types_enabled: config.extended_types_enabled,
         }));
         let metrics = Arc::new(Metrics::new()?);
+        // TLS settings are checked before anything starts.
+        let client_tls = match config.secure_client_port {
+            Some(_) => Some(crate::tls::server_config(
+                &config.tls,
+                config.tls.effective_client_auth(),
+            )?),
+            None => None,
+        };
+        let admin_tls = match config.tls.admin_https {
+            // Probes and browsers carry no client certificate; tokens authorize admin requests.
+            true => Some(crate::tls::server_config(
+                &config.tls,
+                crate::config::ClientAuth::None,
+            )?),
+            false => None,
+        };
         // The admin listeners answer /healthz (and /readyz: "starting") during log replay.
-        let (admin, admin_listeners) = Admin::start(&config).await?;
+        let (admin, admin_listeners) = Admin::start(&config, admin_tls).await?;
         let AdminListeners {
             admin_addr,
             metrics_addr,
@@ -169,6 +191,20 @@ impl Server {
                 return Err(StartError::Listen { addr, source });
             }
         };
+        let secure = match (config.secure_client_port, client_tls) {
+            (Some(port), Some(tls)) => {
+                let addr = SocketAddr::new(config.client_port_address, port);
+                match crate::tls::bind(addr).await {
+                    Ok((listener, local)) => Some((listener, local, tls)),
+                    Err(source) => {
+                        abort_admin();
+                        quorum.shutdown().await;
+                        return Err(StartError::Listen { addr, source });
+                    }
+                }
+            }
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             config,
             db,
@@ -194,14 +230,29 @@ impl Server {
             )),
         ];
         tasks.extend(admin_tasks);
+        let secure_addr = secure.map(|(listener, local, tls)| {
+            tracing::info!("serving TLS clients on {local}");
+            tasks.push(tokio::spawn(crate::tls::accept_loop(
+                shared.clone(),
+                listener,
+                tls,
+            )));
+            local
+        });
         Ok(Server {
             shared,
             local_addr,
             admin,
             admin_addr,
             metrics_addr,
+            secure_addr,
             tasks,
         })
+    }
+
+    /// Where TLS clients connect (`secureClientPort`), when set.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
     }
 
     /// Mounts module HTTP APIs on the admin listener under their prefixes (`/api/v1/...`);
@@ -209,6 +260,11 @@ impl Server {
     /// (`admin.enableServer=false`) they are kept but unreachable.
     pub fn mount_api(&self, handlers: Vec<Arc<dyn arbor_coord::api::ApiHandler>>) {
         self.admin.mount(handlers);
+    }
+
+    /// The Prometheus registry served on `/metrics`, for modules to add their metrics to.
+    pub fn metrics_registry(&self) -> &prometheus::Registry {
+        self.shared.metrics.registry()
     }
 
     /// Where the admin HTTP listener listens, unless `admin.enableServer=false`.
@@ -237,22 +293,30 @@ impl Server {
     }
 }
 
+/// Whether `peer`'s address already holds `maxClientCnxns` connections (plain and TLS).
+pub(crate) fn too_many_connections_from(shared: &Shared, peer: SocketAddr) -> bool {
+    let max = shared.config.max_client_cnxns as usize;
+    if max == 0 {
+        return false;
+    }
+    let same_ip = shared
+        .connections
+        .lock()
+        .values()
+        .filter(|c| c.peer.ip() == peer.ip())
+        .count();
+    if same_ip >= max {
+        tracing::warn!(%peer, "too many connections from this address (maxClientCnxns={max})");
+    }
+    same_ip >= max
+}
+
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                let max = shared.config.max_client_cnxns as usize;
-                if max > 0 {
-                    let same_ip = shared
-                        .connections
-                        .lock()
-                        .values()
-                        .filter(|c| c.peer.ip() == peer.ip())
-                        .count();
-                    if same_ip >= max {
-                        tracing::warn!(%peer, "too many connections from this address (maxClientCnxns={max})");
-                        continue;
-                    }
+                if too_many_connections_from(&shared, peer) {
+                    continue;
                 }
                 tokio::spawn(conn::serve(shared.clone(), stream, peer));
             }

@@ -466,3 +466,49 @@ async fn admin_commands_match_four_letter_words() {
     assert_eq!(get(admin, "/healthz").status, 200);
     client.delete("/admin/eph", None).await.unwrap();
 }
+
+/// In a three-member ensemble: every member is ready, `leader` and `voting_view` describe the
+/// ensemble, and the leader's metrics show each follower's replication lag.
+#[test]
+fn admin_commands_describe_an_ensemble() {
+    use arbor_test_support::{ArborEnsemble, ArborOptions};
+
+    let mut ensemble = ArborEnsemble::start(
+        3,
+        ArborOptions::new()
+            .config("tickTime", 1000)
+            .startup_timeout(Duration::from_secs(30)),
+    );
+    let leader = ensemble.wait_for_leader(Duration::from_secs(10));
+    ensemble.wait_all_serving();
+    for id in ensemble.ids().collect::<Vec<_>>() {
+        let member = ensemble.member(id);
+        let readyz = get(member.admin_addr(), "/readyz");
+        assert_eq!(readyz.status, 200, "member {id}: {}", readyz.text());
+        let json = command(member, "leader", "leader");
+        assert_eq!(json["is_leader"], id == leader, "member {id}: {json}");
+        assert_eq!(json["leader_id"], leader, "member {id}: {json}");
+        assert_eq!(json["leader_ip"], "127.0.0.1", "member {id}: {json}");
+        let view = command(member, "voting_view", "voting_view");
+        let members = view["current_config"].as_object().unwrap();
+        assert_eq!(members.len(), 3, "{view}");
+        assert!(
+            members["1"].as_str().unwrap().contains(":participant"),
+            "{view}"
+        );
+        let mntr = command(member, "mntr", "monitor");
+        let expected = if id == leader { "leader" } else { "follower" };
+        assert_eq!(mntr["server_state"], expected, "member {id}");
+        assert_eq!(mntr["quorum_size"], 3);
+    }
+    let text = get(ensemble.member(leader).admin_addr(), "/metrics").text();
+    let lags: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("arbor_raft_replication_lag{"))
+        .collect();
+    assert_eq!(lags.len(), 2, "one lag per follower:\n{text}");
+    let follower = ensemble.ids().find(|id| *id != leader).unwrap();
+    let follower_metrics = get(ensemble.member(follower).admin_addr(), "/metrics").text();
+    assert!(follower_metrics.contains("arbor_raft_is_leader 0"));
+    assert!(!follower_metrics.contains("arbor_raft_replication_lag{"));
+}

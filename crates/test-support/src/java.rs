@@ -1,20 +1,24 @@
 //! Java test programs: the ZooKeeper client + Curator classpath from Debian's packages (through
-//! `shared/tools/java-classpath`) and compiling sources with `javac`.
+//! `shared/tools/java-classpath`), compiling sources with `javac`, and running a program with
+//! system properties and a time limit ([`JavaProgram`]).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::error::HarnessError;
-use crate::workspace::workspace_root;
+use crate::process::kill_and_reap;
+use crate::workspace::shared_tool;
 
 /// The jar every Curator program needs; its absence means `java-classpath install` was not run.
 const CURATOR_DISCOVERY_JAR: &str = "/usr/share/java/curator-x-discovery.jar";
 
-/// The classpath tool: `$JAVA_CLASSPATH_TOOL`, else `<workspace>/../shared/tools/java-classpath`.
+/// The classpath tool: `$JAVA_CLASSPATH_TOOL`, else `shared/tools/java-classpath` (beside the
+/// checkout, or beside a worktree's parent; see [`shared_tool`]).
 pub fn java_classpath_tool() -> PathBuf {
     match std::env::var_os("JAVA_CLASSPATH_TOOL").filter(|v| !v.is_empty()) {
         Some(path) => PathBuf::from(path),
-        None => workspace_root().join("../shared/tools/java-classpath"),
+        None => shared_tool("java-classpath"),
     }
 }
 
@@ -69,6 +73,91 @@ pub fn compile_java(sources: &[PathBuf], classes: &Path) -> Result<String, Harne
         });
     }
     Ok(format!("{deps}:{}", classes.display()))
+}
+
+/// Whether javac, java and the ZooKeeper client jar are installed.
+pub fn java_available() -> bool {
+    Path::new("/usr/share/java/zookeeper.jar").is_file()
+        && ["javac", "java"].iter().all(|tool| {
+            Command::new(tool)
+                .arg("-version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+}
+
+/// A compiled Java program.
+pub struct JavaProgram {
+    classpath: String,
+    main: String,
+}
+
+/// What a program run printed, and how it ended.
+#[derive(Debug)]
+pub struct JavaRun {
+    /// `None` when it was killed at the time limit.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl JavaProgram {
+    /// Compiles `source` (a public class called `main`) in `dir`.
+    pub fn compile(dir: &Path, main: &str, source: &str) -> Result<JavaProgram, HarnessError> {
+        let src = dir.join(format!("{main}.java"));
+        std::fs::write(&src, source).map_err(HarnessError::io("write the Java source"))?;
+        let classes = dir.join("classes");
+        std::fs::create_dir_all(&classes).map_err(HarnessError::io("create classes dir"))?;
+        let classpath = compile_java(&[src], &classes)?;
+        Ok(JavaProgram {
+            classpath,
+            main: main.to_owned(),
+        })
+    }
+
+    /// Runs the program with `-D` properties and arguments, killing it after `limit`.
+    pub fn run(
+        &self,
+        properties: &[(&str, String)],
+        args: &[String],
+        limit: Duration,
+    ) -> Result<JavaRun, HarnessError> {
+        let out_dir = tempfile::tempdir().map_err(HarnessError::io("tempdir"))?;
+        let (out, err) = (out_dir.path().join("out"), out_dir.path().join("err"));
+        let mut command = Command::new("java");
+        command.arg("-cp").arg(&self.classpath);
+        for (key, value) in properties {
+            command.arg(format!("-D{key}={value}"));
+        }
+        let mut child = command
+            .arg(&self.main)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).map_err(HarnessError::io("stdout file"))?)
+            .stderr(std::fs::File::create(&err).map_err(HarnessError::io("stderr file"))?)
+            .spawn()
+            .map_err(HarnessError::io("run java"))?;
+        let deadline = Instant::now() + limit;
+        let code = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status.code(),
+                Ok(None) if Instant::now() >= deadline => {
+                    kill_and_reap(&mut child);
+                    break None;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                Err(e) => return Err(HarnessError::io("wait for java")(e)),
+            }
+        };
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        Ok(JavaRun {
+            code,
+            stdout: read(&out),
+            stderr: read(&err),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Test helpers shared by every crate's integration tests: free loopback ports, raw four-letter
-//! words, a minimal HTTP/1.1 client ([`http_get`]), a spawned `arbor server` process
-//! ([`ArborServer`]) or ensemble ([`ArborEnsemble`]), a real Apache ZooKeeper 3.8 started through
-//! `shared/tools/zk-reference` ([`ZkReference`]), and Java test programs compiled against
-//! Debian's ZooKeeper client and Curator ([`compile_java`]).
+//! words, a minimal HTTP/1.1 client ([`http_get`]), a real Prometheus ([`Prometheus`]), a
+//! spawned `arbor server` process ([`ArborServer`]) or ensemble ([`ArborEnsemble`]), a real
+//! Apache ZooKeeper 3.8 started through `shared/tools/zk-reference` ([`ZkReference`]), and Java
+//! test programs compiled against Debian's ZooKeeper client and Curator ([`compile_java`]).
 //!
 //! Helpers whose name starts with `try_` return [`HarnessError`]; the others panic with a
 //! readable message (and the server log's tail), which is what a test wants.
@@ -15,6 +15,7 @@ mod http;
 mod java;
 mod ports;
 mod process;
+mod prometheus;
 mod workspace;
 mod zk_reference;
 
@@ -23,7 +24,10 @@ pub use ensemble::ArborEnsemble;
 pub use error::HarnessError;
 pub use four_letter::{send_four_letter, wait_for_imok};
 pub use http::{http_get, http_request, HttpRequestSpec, HttpResponse};
-pub use java::{compile_java, java_classpath, java_classpath_tool};
+pub use java::{
+    compile_java, java_available, java_classpath, java_classpath_tool, JavaProgram, JavaRun,
+};
 pub use ports::free_port;
-pub use workspace::{arbor_bin, workspace_root};
+pub use prometheus::{render_scrape_config, Prometheus, Sample};
+pub use workspace::{arbor_bin, shared_tool, workspace_root};
 pub use zk_reference::ZkReference;

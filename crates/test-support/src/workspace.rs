@@ -23,6 +23,21 @@ fn find_workspace_root(start: &Path) -> Option<PathBuf> {
     })
 }
 
+/// A tool from the project's `shared/tools`: beside the checkout (`<workspace>/../shared`, as in
+/// CI and the main checkout) or beside a worktree's parent (`<workspace>/../../shared`).
+pub fn shared_tool(name: &str) -> PathBuf {
+    let root = workspace_root();
+    let candidates = [
+        root.join("../shared/tools").join(name),
+        root.join("../../shared/tools").join(name),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .unwrap_or(&candidates[0])
+        .clone()
+}
+
 /// The `arbor` binary to test: `$ARBOR_BIN`, else `$CARGO_TARGET_DIR/debug/arbor`, else
 /// `<workspace>/target/debug/arbor`. The file may not exist yet.
 pub fn arbor_bin() -> PathBuf {

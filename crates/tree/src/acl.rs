@@ -3,7 +3,9 @@
 //!
 //! Schemes: `world` (only `anyone`), `auth` (replaced by the requester's authenticated
 //! identities), `digest` (`user:base64(sha1(user:password))`, matched exactly) and `ip`
-//! (an IPv4 address with an optional `/bits` mask; ZooKeeper 3.8 rejects IPv6 here).
+//! (an IPv4 address with an optional `/bits` mask; ZooKeeper 3.8 rejects IPv6 here), `x509`
+//! (a TLS client certificate's subject, matched exactly, as ZooKeeper's
+//! X509AuthenticationProvider).
 //! A requester holding any `super` identity passes every check.
 
 use arbor_proto::{Acl, ErrorCode, Id};
@@ -13,6 +15,7 @@ const ANYONE: &str = "anyone";
 const AUTH: &str = "auth";
 const DIGEST: &str = "digest";
 const IP: &str = "ip";
+const X509: &str = "x509";
 const SUPER: &str = "super";
 
 /// Validates a requested ACL and expands `auth` entries, as a create or setACL does.
@@ -66,6 +69,7 @@ fn is_valid_id(scheme: &str, id: &str) -> bool {
     match scheme {
         DIGEST => is_valid_digest_id(id),
         IP => parse_ip_acl(id).is_some(),
+        X509 => !id.is_empty(),
         _ => false,
     }
 }
@@ -95,7 +99,7 @@ pub(crate) fn allows(acl: &[Acl], perm: i32, auth: &[Id]) -> bool {
             auth.iter()
                 .filter(|who| who.scheme == id.scheme)
                 .any(|who| match id.scheme.as_str() {
-                    DIGEST => who.id == id.id,
+                    DIGEST | X509 => who.id == id.id,
                     IP => ip_matches(&who.id, &id.id),
                     _ => false,
                 })
@@ -301,5 +305,20 @@ mod tests {
         assert_eq!(java_parse_int("+"), None);
         assert_eq!(java_parse_int(" 8"), None);
         assert_eq!(java_parse_int("99999999999"), None);
+    }
+
+    #[test]
+    fn x509_ids_match_the_certificate_subject_exactly() {
+        let subject = "CN=client,O=Example";
+        let granted = [acl(31, "x509", subject)];
+        assert!(fixup_acl(&granted, &[]).is_ok());
+        assert!(fixup_acl(&[acl(31, "x509", "")], &[]).is_err());
+        let holder = [Id::new("ip", "127.0.0.1"), Id::new("x509", subject)];
+        assert!(allows(&granted, 1, &holder));
+        assert!(!allows(&granted, 1, &[Id::new("x509", "CN=client")]));
+        assert!(!allows(&granted, 1, &[Id::new("digest", subject)]));
+        // `auth` expands to the certificate identity like any authenticated one.
+        let expanded = fixup_acl(&[acl(31, "auth", "")], &holder).unwrap();
+        assert_eq!(expanded, vec![acl(31, "x509", subject)]);
     }
 }

@@ -18,6 +18,8 @@ pub struct Command {
     /// Whether running it changes server state (resets counters): such commands need the
     /// admin role when API authorization is on.
     pub changes_state: bool,
+    /// Whether it answers only while the server serves (ZooKeeper's srvr/stat/mntr).
+    needs_serving: bool,
     run: fn(&Shared) -> Fields,
 }
 
@@ -30,19 +32,32 @@ const fn command(
         name,
         aliases,
         changes_state: false,
+        needs_serving: false,
         run,
+    }
+}
+
+/// A command that answers only while the server serves.
+const fn serving_command(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    run: fn(&Shared) -> Fields,
+) -> Command {
+    Command {
+        needs_serving: true,
+        ..command(name, aliases, run)
     }
 }
 
 pub const COMMANDS: &[Command] = &[
     command("ruok", &[], |_| Fields::new()),
-    command("server_stats", &["srvr"], |s| {
+    serving_command("server_stats", &["srvr"], |s| {
         render::server_summary(&gather::server_summary(s, false))
     }),
-    command("stats", &["stat"], |s| {
+    serving_command("stats", &["stat"], |s| {
         render::server_summary(&gather::server_summary(s, true))
     }),
-    command("monitor", &["mntr"], |s| {
+    serving_command("monitor", &["mntr"], |s| {
         render::monitor(&gather::monitor(s))
     }),
     command("configuration", &["conf", "config"], |s| {
@@ -74,6 +89,7 @@ pub const COMMANDS: &[Command] = &[
         name: "stat_reset",
         aliases: &["srst"],
         changes_state: true,
+        needs_serving: false,
         run: |s| {
             s.stats.reset();
             Fields::new()
@@ -83,6 +99,7 @@ pub const COMMANDS: &[Command] = &[
         name: "connection_stat_reset",
         aliases: &["crst"],
         changes_state: true,
+        needs_serving: false,
         run: |s| {
             four_letter::reset_connection_stats(s);
             Fields::new()
@@ -98,12 +115,17 @@ pub fn find(name: &str) -> Option<&'static Command> {
 }
 
 impl Command {
-    /// Runs the command: its fields plus ZooKeeper's `command` and `error` (null on success).
-    pub fn run(&self, shared: &Shared) -> Value {
+    /// Runs the command: its fields plus ZooKeeper's `command` and `error` (null on success),
+    /// or `Err` with ZooKeeper's error when the command needs a serving server.
+    pub fn run(&self, shared: &Shared) -> Result<Value, Value> {
+        if self.needs_serving && !shared.quorum.serving() {
+            let reason = four_letter::NOT_SERVING.trim_end();
+            return Err(json!({ "command": self.name, "error": reason }));
+        }
         let mut fields = (self.run)(shared);
         fields.insert("command".into(), json!(self.name));
         fields.insert("error".into(), Value::Null);
-        Value::Object(fields)
+        Ok(Value::Object(fields))
     }
 }
 

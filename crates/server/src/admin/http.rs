@@ -2,6 +2,7 @@
 //! by [`super::MAX_BODY_BYTES`]), hand it to [`super::Admin::handle`], write the answer.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,21 +10,45 @@ use arbor_coord::api::ApiResponse;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use super::{Admin, HttpRequest, Surface, MAX_BODY_BYTES};
 
-/// Accepts connections until the task is aborted.
-pub async fn serve(listener: TcpListener, admin: Arc<Admin>, surface: Surface) {
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Accepts connections until the task is aborted; with `tls`, each one is a TLS connection
+/// (a failed handshake drops it).
+pub async fn serve(
+    listener: TcpListener,
+    admin: Arc<Admin>,
+    surface: Surface,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => {
+            Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(stream, admin.clone(), surface));
+                let admin = admin.clone();
+                match acceptor.clone() {
+                    None => {
+                        tokio::spawn(serve_connection(stream, peer, admin, surface));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            if let Some((tls, _)) =
+                                crate::tls::accept(&acceptor, stream, peer, None).await
+                            {
+                                serve_connection(tls, peer, admin, surface).await;
+                            }
+                        });
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!("admin listener: accept failed: {e}");
@@ -34,15 +59,18 @@ pub async fn serve(listener: TcpListener, admin: Arc<Admin>, surface: Surface) {
 }
 
 /// Serves HTTP/1.1 on one connection (plain TCP or TLS).
-pub async fn serve_connection<S>(stream: S, admin: Arc<Admin>, surface: Surface)
+pub async fn serve_connection<S>(stream: S, peer: SocketAddr, admin: Arc<Admin>, surface: Surface)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |request| {
         let admin = admin.clone();
-        async move { Ok::<_, Infallible>(respond(&admin, request, surface).await) }
+        async move { Ok::<_, Infallible>(respond(&admin, request, peer, surface).await) }
     });
+    // A client that never finishes its request headers does not hold the connection forever.
     if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service)
         .await
     {
@@ -53,6 +81,7 @@ where
 async fn respond(
     admin: &Admin,
     request: Request<Incoming>,
+    peer: SocketAddr,
     surface: Surface,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
@@ -84,6 +113,7 @@ async fn respond(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         body,
+        remote: Some(peer),
     };
     into_hyper(admin.handle(request, surface).await)
 }
@@ -102,5 +132,11 @@ fn into_hyper(response: ApiResponse) -> Response<Full<Bytes>> {
     let content_type = HeaderValue::from_str(response.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     out.headers_mut().insert(CONTENT_TYPE, content_type);
+    if response.status == 401 {
+        out.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"arbor\""),
+        );
+    }
     out
 }

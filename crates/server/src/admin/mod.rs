@@ -7,15 +7,23 @@
 //! says "starting") while a large log is being replayed; the server [`Admin::attach`]es itself
 //! once it serves.
 //!
+//! Access: with `admin.tokensFile`, `/commands` and `/api/...` need a bearer token whose role
+//! covers the request ([`access`]); every write attempt is appended to the audit log
+//! ([`audit`]). `/healthz`, `/readyz` and `/metrics` stay open.
+//!
 //! Layout: [`http`] is the hyper glue (sockets, body limit); everything else is
 //! framework-free: [`routes`] picks the handler, [`commands`] is the command table, [`health`]
-//! decides readiness, [`percent`] decodes paths and queries.
+//! decides readiness, [`percent`] decodes paths and queries, [`tokens_file`] keeps the tokens
+//! current.
 
+pub mod access;
+pub mod audit;
 pub mod commands;
 pub mod health;
 pub mod http;
 pub mod percent;
 pub mod routes;
+pub mod tokens_file;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -54,12 +62,17 @@ pub struct HttpRequest {
     /// The `Authorization` header, if any.
     pub authorization: Option<String>,
     pub body: Vec<u8>,
+    /// The client's address.
+    pub remote: Option<SocketAddr>,
 }
 
 /// The state behind the admin listeners.
 pub struct Admin {
     shared: OnceLock<Arc<Shared>>,
     api: RwLock<Vec<Arc<dyn ApiHandler>>>,
+    /// `None`: the listener is open (no `admin.tokensFile`).
+    tokens: Option<tokens_file::TokensFile>,
+    audit: audit::AuditLog,
 }
 
 /// The running listeners.
@@ -82,10 +95,42 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
 impl Admin {
     /// Binds the admin port (unless `admin.enableServer=false`) and the metrics port (when
     /// `metricsProvider.httpPort` is set) and starts serving them.
-    pub async fn start(config: &ServerConfig) -> Result<(Arc<Admin>, AdminListeners), StartError> {
+    /// With `tls`, the admin port serves HTTPS only (`admin.forceHttps`); the metrics-only
+    /// port stays plain HTTP.
+    pub async fn start(
+        config: &ServerConfig,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Result<(Arc<Admin>, AdminListeners), StartError> {
+        let tokens = match &config.admin.tokens_file {
+            Some(path) => {
+                Some(tokens_file::TokensFile::load(path).map_err(StartError::AdminAccess)?)
+            }
+            None => None,
+        };
+        let audit_path = config.audit_log_path();
+        let audit = audit::AuditLog::open(&audit_path).map_err(|e| {
+            StartError::AdminAccess(format!(
+                "cannot open the audit log {}: {e}",
+                audit_path.display()
+            ))
+        })?;
+        match &tokens {
+            Some(t) => tracing::info!(
+                "HTTP API access: tokens from {} ({} tokens)",
+                t.path().display(),
+                t.current().len()
+            ),
+            None if config.admin.enabled => tracing::warn!(
+                "HTTP API access: open (no admin.tokensFile); anyone who reaches the admin port \
+                 can write"
+            ),
+            None => {}
+        }
         let admin = Arc::new(Admin {
             shared: OnceLock::new(),
             api: RwLock::new(Vec::new()),
+            tokens,
+            audit,
         });
         let mut listeners = AdminListeners {
             admin_addr: None,
@@ -111,10 +156,18 @@ impl Admin {
                 Surface::Admin => listeners.admin_addr = Some(local),
                 Surface::MetricsOnly => listeners.metrics_addr = Some(local),
             }
-            tracing::info!("serving {surface:?} HTTP on {local}");
-            listeners
-                .tasks
-                .push(tokio::spawn(http::serve(listener, admin.clone(), surface)));
+            let tls = match surface {
+                Surface::Admin => tls.clone(),
+                Surface::MetricsOnly => None,
+            };
+            let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
+            tracing::info!("serving {surface:?} {scheme} on {local}");
+            listeners.tasks.push(tokio::spawn(http::serve(
+                listener,
+                admin.clone(),
+                surface,
+                tls,
+            )));
         }
         Ok((admin, listeners))
     }
@@ -151,13 +204,83 @@ impl Admin {
             return ApiResponse::error(404, &format!("no such resource: {path} (try /metrics)"));
         }
         let read_only = matches!(request.method.as_str(), "GET" | "HEAD");
+        // What the request needs, and whether it is a write to audit: module API requests by
+        // their method, commands by whether they change state (any method runs a command).
+        let (needed, is_write) = match route {
+            Route::Api => (access::needed_role(&request.method), !read_only),
+            Route::CommandList => (Some(access::Role::Read), false),
+            Route::Command(name) => {
+                let changes_state = commands::find(name).is_some_and(|c| c.changes_state);
+                let role = if changes_state {
+                    access::Role::Admin
+                } else {
+                    access::Role::Read
+                };
+                (Some(role), changes_state)
+            }
+            Route::Healthz | Route::Readyz | Route::Metrics | Route::NotFound => (None, false),
+        };
+        let tokens = self.tokens.as_ref().map(|t| t.current());
+        let principal =
+            match access::authorize(tokens.as_deref(), request.authorization.as_deref(), needed) {
+                Ok(principal) => principal,
+                Err(refusal) => {
+                    let response = ApiResponse::error(refusal.status(), &refusal.message());
+                    if is_write {
+                        let who = match &refusal {
+                            access::Refusal::Forbidden { principal, .. } => {
+                                Some(principal.name.as_str())
+                            }
+                            access::Refusal::Unauthenticated(_) => None,
+                        };
+                        self.audit(&request, &path, who, response.status);
+                    }
+                    return response;
+                }
+            };
+        let principal_name = principal.map(|p| p.name);
+        if !is_write {
+            return self
+                .answer(request, route, &path, principal_name, read_only)
+                .await;
+        }
+        // Writes are rare and bounded (2 MiB): the copy keeps what is audited after the answer.
+        let audited = request.clone();
+        let response = self
+            .answer(request, route, &path, principal_name.clone(), read_only)
+            .await;
+        self.audit(&audited, &path, principal_name.as_deref(), response.status);
+        response
+    }
+
+    fn audit(&self, request: &HttpRequest, path: &str, principal: Option<&str>, status: u16) {
+        self.audit.record(&audit::AuditEntry {
+            time_ms: crate::server::now_ms(),
+            principal,
+            remote: request.remote.map(|r| r.to_string()),
+            method: &request.method,
+            path,
+            query: &request.query,
+            body: &request.body,
+            status,
+        });
+    }
+
+    async fn answer(
+        &self,
+        request: HttpRequest,
+        route: Route<'_>,
+        path: &str,
+        principal: Option<String>,
+        read_only: bool,
+    ) -> ApiResponse {
         match route {
             Route::Healthz if read_only => json(200, &serde_json::json!({ "status": "ok" })),
             Route::Readyz if read_only => self.readyz(),
             Route::Metrics if read_only => self.metrics(),
             Route::CommandList if read_only => json(200, &commands::list()),
             Route::Command(name) if read_only || request.method == "POST" => self.command(name),
-            Route::Api => self.api(request, path).await,
+            Route::Api => self.api(request, path.to_owned(), principal).await,
             Route::NotFound => ApiResponse::error(404, &format!("no such resource: {path}")),
             _ => ApiResponse::error(
                 405,
@@ -196,13 +319,19 @@ impl Admin {
         let Some(command) = commands::find(name) else {
             return json(404, &commands::unknown(name));
         };
-        match self.shared() {
-            Ok(shared) => json(200, &command.run(shared)),
+        match self.shared().map(|shared| command.run(shared)) {
+            Ok(Ok(body)) => json(200, &body),
+            Ok(Err(not_serving)) => json(503, &not_serving),
             Err(response) => response,
         }
     }
 
-    async fn api(&self, request: HttpRequest, path: String) -> ApiResponse {
+    async fn api(
+        &self,
+        request: HttpRequest,
+        path: String,
+        principal: Option<String>,
+    ) -> ApiResponse {
         let query = match percent::decode_query(&request.query) {
             Ok(query) => query,
             Err(e) => return ApiResponse::error(400, &format!("query string: {e}")),
@@ -217,7 +346,7 @@ impl Admin {
             path,
             query,
             body: request.body,
-            principal: None,
+            principal,
         };
         handler.handle(api_request).await
     }

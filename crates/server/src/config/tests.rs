@@ -67,6 +67,12 @@ fn every_key_is_read_from_zoo_cfg() {
          clientPort=3181\n\
          clientPortAddress=127.0.0.1\n\
          secureClientPort=3281\n\
+         ssl.certFile=/etc/arbor/tls/server.crt\n\
+         ssl.keyFile=/etc/arbor/tls/server.key\n\
+         ssl.trustFile=/etc/arbor/tls/ca.crt\n\
+         ssl.clientAuth=WANT\n\
+         admin.forceHttps=true\n\
+         X509AuthenticationProvider.superUser=CN=root,O=Example\n\
          maxClientCnxns=0\n\
          minSessionTimeout=1500\n\
          maxSessionTimeout=90000\n\
@@ -85,6 +91,8 @@ fn every_key_is_read_from_zoo_cfg() {
          DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n\
          metricsProvider.httpPort=7000\n\
          metricsProvider.httpHost=127.0.0.3\n\
+         admin.tokensFile=/etc/arbor/tokens\n\
+         admin.auditLog=/var/log/arbor/audit.log\n\
          standaloneEnabled=false\n\
          reconfigEnabled=true\n");
     assert_eq!(c.tick_time_ms, 1000);
@@ -94,6 +102,17 @@ fn every_key_is_read_from_zoo_cfg() {
     assert_eq!(c.data_log_dir, PathBuf::from("/var/log/arbor"));
     assert_eq!(c.client_socket_addr().to_string(), "127.0.0.1:3181");
     assert_eq!(c.secure_client_port, Some(3281));
+    assert_eq!(
+        c.tls,
+        TlsConfig {
+            cert_file: Some(PathBuf::from("/etc/arbor/tls/server.crt")),
+            key_file: Some(PathBuf::from("/etc/arbor/tls/server.key")),
+            trust_file: Some(PathBuf::from("/etc/arbor/tls/ca.crt")),
+            client_auth: Some(ClientAuth::Want),
+            admin_https: true,
+            x509_super_user: Some("CN=root,O=Example".into()),
+        }
+    );
     assert_eq!(c.max_client_cnxns, 0);
     assert_eq!(c.min_session_timeout_ms, 1500);
     assert_eq!(c.max_session_timeout_ms, 90000);
@@ -103,6 +122,14 @@ fn every_key_is_read_from_zoo_cfg() {
     );
     assert!(!c.admin.enabled);
     assert_eq!(c.admin_socket_addr().to_string(), "127.0.0.2:9090");
+    assert_eq!(
+        c.admin.tokens_file,
+        Some(PathBuf::from("/etc/arbor/tokens"))
+    );
+    assert_eq!(
+        c.audit_log_path(),
+        PathBuf::from("/var/log/arbor/audit.log")
+    );
     assert_eq!(c.autopurge.snap_retain_count, 10);
     assert_eq!(c.autopurge.purge_interval_hours, 24);
     assert_eq!(c.snap_count, 5000);
@@ -531,4 +558,41 @@ mod load {
         assert!(matches!(err, ConfigError::Read { .. }), "{err}");
         assert!(err.to_string().contains("absent.cfg"), "{err}");
     }
+}
+
+#[test]
+fn tls_settings_must_fit_together() {
+    for (text, expected) in [
+        (
+            "secureClientPort=2281\n",
+            "secureClientPort and admin.forceHttps need ssl.certFile and ssl.keyFile",
+        ),
+        (
+            "admin.forceHttps=true\nssl.certFile=/c\n",
+            "need ssl.certFile and ssl.keyFile",
+        ),
+        (
+            "secureClientPort=2281\nssl.certFile=/c\nssl.keyFile=/k\nssl.clientAuth=need\n",
+            "needs ssl.trustFile",
+        ),
+        (
+            "clientPort=2281\nsecureClientPort=2281\nssl.certFile=/c\nssl.keyFile=/k\n",
+            "secureClientPort and clientPort are both 2281",
+        ),
+    ] {
+        let err = zoo_err(text);
+        assert!(err.contains(expected), "{text:?}: {err}");
+    }
+    assert!(zoo_err("ssl.clientAuth=sometimes\n").contains("expected none, want or need"));
+    // A trust file alone means client certificates are required, as in ZooKeeper.
+    let c = ServerConfig::parse_zoo_cfg(
+        "secureClientPort=2281\nssl.certFile=/c\nssl.keyFile=/k\nssl.trustFile=/t\n",
+        "zoo.cfg",
+    )
+    .unwrap();
+    assert_eq!(c.tls.effective_client_auth(), ClientAuth::Need);
+    assert_eq!(
+        ServerConfig::default().tls.effective_client_auth(),
+        ClientAuth::None
+    );
 }

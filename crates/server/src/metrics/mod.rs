@@ -210,6 +210,12 @@ impl Metrics {
         })
     }
 
+    /// The registry `/metrics` exposes: modules running in the server process (config center,
+    /// naming) register their own collectors here (names `arbor_<module>_...`).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The hooks to give the quorum so fsyncs and snapshots are timed here.
     pub fn storage_observers(&self) -> StorageObservers {
         StorageObservers {
@@ -260,16 +266,20 @@ impl Metrics {
     }
 }
 
-/// Per-peer replication lag (entries behind the leader's last log index), for
-/// `arbor_raft_replication_lag{peer}`.
-///
-/// Hook for the ensemble work: [`QuorumStatus`] carries no per-peer progress yet (a standalone
-/// group has no peers). When it does (openraft's `RaftMetrics::replication` on the leader:
-/// the matched log id per peer), compute `last_log_index - matched` here; the gauge family,
-/// its reset on every scrape and the docs already exist.
+/// Per-peer replication lag for `arbor_raft_replication_lag{peer}`: on the leader, how many
+/// entries each other member's matched log index is behind the leader's last log index (a
+/// member that matched nothing yet lags by the whole log). Empty elsewhere.
 fn replication_lags(status: &QuorumStatus) -> Vec<(u64, u64)> {
-    let _ = status;
-    Vec::new()
+    if status.role != Role::Leader {
+        return Vec::new();
+    }
+    let last = status.last_log_index.unwrap_or(0);
+    status
+        .replication
+        .iter()
+        .filter(|(peer, _)| **peer != status.node_id)
+        .map(|(peer, matched)| (*peer, last.saturating_sub(matched.unwrap_or(0))))
+        .collect()
 }
 
 /// Follows leadership for `arbor_raft_leader_changes_total` and `arbor_election_time_seconds`
@@ -304,13 +314,17 @@ mod tests {
         QuorumStatus {
             node_id: 1,
             role: Role::Leader,
+            ensemble: true,
             term: 3,
             leader: Some(1),
-            voters: vec![1],
+            voters: vec![1, 2, 3],
+            learners: vec![],
             last_log_index: Some(12),
             last_applied_index: Some(12),
             last_applied_zxid: 40,
             log_fsyncs: 5,
+            replication: [(2, Some(12)), (3, Some(9))].into(),
+            millis_since_quorum_ack: Some(1),
             serving: true,
             ..QuorumStatus::default()
         }
@@ -346,6 +360,14 @@ mod tests {
         assert_eq!(sample(&text, "arbor_raft_last_applied_index"), Some(12.0));
         assert_eq!(sample(&text, "arbor_last_zxid"), Some(40.0));
         assert_eq!(sample(&text, "arbor_raft_leader_changes_total"), Some(1.0));
+        assert!(
+            text.contains("arbor_raft_replication_lag{peer=\"2\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("arbor_raft_replication_lag{peer=\"3\"} 3"),
+            "{text}"
+        );
         assert_eq!(sample(&text, "arbor_fsync_time_seconds_count"), Some(2.0));
         assert_eq!(metrics.fsync_threshold_exceeded(), 1);
         assert!(
@@ -354,5 +376,13 @@ mod tests {
         );
         // Text values of mntr are not gauges.
         assert!(!text.contains("arbor_server_state"));
+        // A follower reports no lag.
+        let follower = QuorumStatus {
+            role: Role::Follower,
+            leader: Some(2),
+            ..status()
+        };
+        let text = metrics.render(&monitor, &follower).unwrap();
+        assert!(!text.contains("arbor_raft_replication_lag{"), "{text}");
     }
 }
