@@ -104,7 +104,7 @@ impl ArborEnsemble {
     /// (`host:quorumPort:electionPort[:observer];clientPort`).
     pub fn start_joiner(&mut self, observer: bool) -> Result<(u64, String), HarnessError> {
         let id = self.members.len() as u64 + 1;
-        let member = ArborServer::prepare(&self.opts)?;
+        let member = ArborServer::prepare(&self.opts, Placement::default())?;
         let role = if observer {
             ":observer"
         } else {

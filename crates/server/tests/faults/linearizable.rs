@@ -16,8 +16,7 @@ use rand::{Rng, SeedableRng};
 use zookeeper_client as zk;
 
 use crate::support::{
-    assert_converged, connect, eventually, leader_among, opts, persistent, status, Cluster,
-    Status,
+    assert_converged, connect, eventually, leader_among, opts, persistent, status, Cluster, Status,
 };
 
 const KEYS: usize = 3;
@@ -146,7 +145,8 @@ async fn worker(
                     Some(expected),
                 )
             };
-            let result = timed(client.set_data(&path, value.to_string().as_bytes(), expected)).await;
+            let result =
+                timed(client.set_data(&path, value.to_string().as_bytes(), expected)).await;
             let completed = now();
             let ret = match &result {
                 Ok(stat) => {
@@ -231,7 +231,10 @@ async fn register_histories_under_faults_are_linearizable() {
     setup.create("/lin", b"", &persistent()).await.unwrap();
     setup.create("/lin/seq", b"", &persistent()).await.unwrap();
     for key in 0..KEYS {
-        setup.create(&register(key), b"0", &persistent()).await.unwrap();
+        setup
+            .create(&register(key), b"0", &persistent())
+            .await
+            .unwrap();
     }
 
     let epoch = Instant::now();
@@ -268,9 +271,11 @@ async fn register_histories_under_faults_are_linearizable() {
     cluster.ensemble.member(leader).signal("STOP");
     tokio::time::sleep(Duration::from_secs(3)).await;
     cluster.ensemble.member(leader).signal("CONT");
-    eventually("the stopped leader rejoins", Duration::from_secs(15), || {
-        status(cluster.addr(leader)) == Status::Mode("follower".into())
-    })
+    eventually(
+        "the stopped leader rejoins",
+        Duration::from_secs(15),
+        || status(cluster.addr(leader)) == Status::Mode("follower".into()),
+    )
     .await;
     tokio::time::sleep(settle).await;
 
@@ -281,9 +286,11 @@ async fn register_histories_under_faults_are_linearizable() {
         cluster.cut(leader);
         tokio::time::sleep(Duration::from_secs(3)).await;
         cluster.heal(leader);
-        eventually("the cut-off leader rejoins", Duration::from_secs(15), || {
-            status(cluster.addr(leader)) == Status::Mode("follower".into())
-        })
+        eventually(
+            "the cut-off leader rejoins",
+            Duration::from_secs(15),
+            || status(cluster.addr(leader)) == Status::Mode("follower".into()),
+        )
         .await;
         tokio::time::sleep(settle).await;
     }
@@ -300,7 +307,7 @@ async fn register_histories_under_faults_are_linearizable() {
         totals.1
     );
 
-    let history = history.lock().unwrap();
+    let history = std::mem::take(&mut *history.lock().unwrap());
     let determinate = history.ops.iter().filter(|(_, o)| o.ret.is_some()).count();
     let unknown = history.ops.len() - determinate;
     assert!(
@@ -335,7 +342,10 @@ async fn register_histories_under_faults_are_linearizable() {
         .iter()
         .filter_map(|(path, node)| {
             let name = path.strip_prefix("/lin/seq/")?;
-            Some((name.to_owned(), String::from_utf8_lossy(&node.data).into_owned()))
+            Some((
+                name.to_owned(),
+                String::from_utf8_lossy(&node.data).into_owned(),
+            ))
         })
         .collect();
     eprintln!(

@@ -42,7 +42,11 @@ async fn partitions_stop_the_minority_and_healed_members_converge() {
     //    client that lists it first moves to a member that serves; the majority keeps writing.
     let follower = *all.iter().find(|&&id| id != leader).unwrap();
     let others: Vec<u64> = all.iter().copied().filter(|&id| id != follower).collect();
-    let on_follower = connect(&cluster.connect_string(&[follower]), Duration::from_secs(20)).await;
+    let on_follower = connect(
+        &cluster.connect_string(&[follower]),
+        Duration::from_secs(20),
+    )
+    .await;
     let mut follower_state = on_follower.state_watcher();
     let cut_at = Instant::now();
     cluster.cut(follower);
@@ -50,7 +54,10 @@ async fn partitions_stop_the_minority_and_healed_members_converge() {
         status(cluster.addr(follower)) == Status::NotServing
     })
     .await;
-    eprintln!("follower {follower} stopped serving {:?} after the cut", cut_at.elapsed());
+    eprintln!(
+        "follower {follower} stopped serving {:?} after the cut",
+        cut_at.elapsed()
+    );
     let trouble = next_trouble(&mut follower_state, FAULT_DEADLINE).await;
     assert_eq!(
         trouble,
@@ -86,7 +93,10 @@ async fn partitions_stop_the_minority_and_healed_members_converge() {
         status(cluster.addr(leader)) == Status::NotServing
     })
     .await;
-    eprintln!("leader {leader} stopped serving {:?} after the cut", cut_at.elapsed());
+    eprintln!(
+        "leader {leader} stopped serving {:?} after the cut",
+        cut_at.elapsed()
+    );
     assert_eq!(
         next_trouble(&mut leader_state, FAULT_DEADLINE).await,
         Some(zk::SessionState::Disconnected),
@@ -94,7 +104,10 @@ async fn partitions_stop_the_minority_and_healed_members_converge() {
     );
     let new_leader = leader_among(&cluster, &majority, FAULT_DEADLINE).await;
     assert_ne!(new_leader, leader);
-    eprintln!("member {new_leader} leads {:?} after the cut", cut_at.elapsed());
+    eprintln!(
+        "member {new_leader} leads {:?} after the cut",
+        cut_at.elapsed()
+    );
     // The writer's session survives the move (its timeout is longer than the failover).
     write_batch(&writer, "leader-cut", 20).await;
     // While cut off, the old leader takes no sessions.

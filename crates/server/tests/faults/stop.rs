@@ -39,7 +39,10 @@ async fn a_stopped_leader_is_replaced_steps_down_and_never_serves_stale_state() 
     cluster.ensemble.member(old).signal("STOP");
     let stopped_at = Instant::now();
     let new = leader_among(&cluster, &others, Duration::from_secs(15)).await;
-    eprintln!("member {new} leads {:?} after SIGSTOP of {old}", stopped_at.elapsed());
+    eprintln!(
+        "member {new} leads {:?} after SIGSTOP of {old}",
+        stopped_at.elapsed()
+    );
     // Acknowledged by the new leader while the old one still thinks it leads.
     let stat = on_others.set_data("/r", b"v2", None).await.unwrap();
     assert_eq!(stat.version, 1);
@@ -115,12 +118,15 @@ async fn a_stopped_leader_is_replaced_steps_down_and_never_serves_stale_state() 
         status(old_addr) == Status::Mode("follower".into())
     })
     .await;
-    assert_eq!(leader_among(&cluster, &all, Duration::from_secs(5)).await, new);
+    assert_eq!(
+        leader_among(&cluster, &all, Duration::from_secs(5)).await,
+        new
+    );
     plain.await.unwrap();
     synced.await.unwrap();
 
     // Sync + read through the old leader is linearizable: never the overwritten v1.
-    let synced_reads = synced_reads.lock().unwrap();
+    let synced_reads = std::mem::take(&mut *synced_reads.lock().unwrap());
     assert!(
         synced_reads.iter().all(|data| data == b"v2"),
         "sync + read through the old leader returned stale data: {:?}",
@@ -135,7 +141,7 @@ async fn a_stopped_leader_is_replaced_steps_down_and_never_serves_stale_state() 
     );
     // Plain reads may be stale only while the old leader still believed it led; the old
     // leader's client session expired while it was stopped, so it ends expired.
-    let plain_reads = plain_reads.lock().unwrap();
+    let plain_reads = std::mem::take(&mut *plain_reads.lock().unwrap());
     for read in plain_reads.iter() {
         if read.started >= stepped_down_at {
             assert!(
@@ -154,7 +160,10 @@ async fn a_stopped_leader_is_replaced_steps_down_and_never_serves_stale_state() 
         plain_reads.len(),
         plain_reads
             .iter()
-            .map(|r| r.result.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()))
+            .map(|r| r
+                .result
+                .as_ref()
+                .map(|d| String::from_utf8_lossy(d).into_owned()))
             .collect::<Vec<_>>()
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -167,6 +167,7 @@ pub fn persistent() -> zk::CreateOptions<'static> {
 /// Reads the whole tree through each member (after a sync there) and asserts they are equal;
 /// returns the common view.
 pub async fn assert_converged(cluster: &Cluster, ids: &[u64]) -> TreeView {
+    wait_config_published(cluster, ids[0]).await;
     let mut views: Vec<(u64, TreeView)> = Vec::new();
     for &id in ids {
         let client = connect(&cluster.connect_string(&[id]), Duration::from_secs(10)).await;
@@ -219,5 +220,26 @@ pub async fn next_trouble(
             Ok(state) => return Some(state),
             Err(_) => return None,
         }
+    }
+}
+
+/// Waits until the leader has written `/zookeeper/config` (about a second after it first
+/// serves), so that write does not land between the reads of two members being compared.
+async fn wait_config_published(cluster: &Cluster, id: u64) {
+    let client = connect(&cluster.connect_string(&[id]), Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if client.sync("/zookeeper/config").await.is_ok() {
+            if let Ok((data, _)) = client.get_data("/zookeeper/config").await {
+                if !data.is_empty() {
+                    return;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the leader did not publish /zookeeper/config within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
