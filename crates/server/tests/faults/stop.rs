@@ -32,6 +32,8 @@ async fn a_stopped_leader_is_replaced_steps_down_and_never_serves_stale_state() 
     let on_old = connect(&cluster.connect_string(&[old]), SESSION_TIMEOUT).await;
     on_old.create("/r", b"v1", &persistent()).await.unwrap();
     let mut old_state = on_old.state_watcher();
+    // A client of the old leader whose session outlives the stop.
+    let on_old_long = connect(&cluster.connect_string(&[old]), Duration::from_secs(20)).await;
     let on_others = connect(&cluster.connect_string(&others), Duration::from_secs(20)).await;
     on_others.sync("/").await.unwrap();
     assert_eq!(on_others.get_data("/r").await.unwrap().0, b"v1");
@@ -52,31 +54,17 @@ async fn a_stopped_leader_is_replaced_steps_down_and_never_serves_stale_state() 
     // SIGCONT, then at once: the old leader's own client reads plainly in a loop, and fresh
     // clients connected only to it do sync + read in a loop.
     let plain_reads = Arc::new(Mutex::new(Vec::<PlainRead>::new()));
+    let plain_reads_long = Arc::new(Mutex::new(Vec::<PlainRead>::new()));
     let synced_reads = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
     let old_addr = cluster.connect_string(&[old]);
     cluster.ensemble.member(old).signal("CONT");
     let continued_at = Instant::now();
-    let plain = {
-        let reads = plain_reads.clone();
-        tokio::spawn(async move {
-            while continued_at.elapsed() < Duration::from_secs(4) {
-                let started = Instant::now();
-                let result = tokio::time::timeout(Duration::from_secs(1), on_old.get_data("/r"))
-                    .await
-                    .unwrap_or(Err(zk::Error::Timeout))
-                    .map(|(data, _)| data);
-                let terminal = matches!(
-                    result,
-                    Err(zk::Error::SessionExpired | zk::Error::ClientClosed)
-                );
-                reads.lock().unwrap().push(PlainRead { started, result });
-                if terminal {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
+    let plain = tokio::spawn(plain_reads_until(on_old, plain_reads.clone(), continued_at));
+    let plain_long = tokio::spawn(plain_reads_until(
+        on_old_long,
+        plain_reads_long.clone(),
+        continued_at,
+    ));
     let synced = {
         let reads = synced_reads.clone();
         tokio::spawn(async move {
@@ -123,6 +111,7 @@ async fn a_stopped_leader_is_replaced_steps_down_and_never_serves_stale_state() 
         new
     );
     plain.await.unwrap();
+    plain_long.await.unwrap();
     synced.await.unwrap();
 
     // Sync + read through the old leader is linearizable: never the overwritten v1.
@@ -142,7 +131,18 @@ async fn a_stopped_leader_is_replaced_steps_down_and_never_serves_stale_state() 
     // Plain reads may be stale only while the old leader still believed it led; the old
     // leader's client session expired while it was stopped, so it ends expired.
     let plain_reads = std::mem::take(&mut *plain_reads.lock().unwrap());
-    for read in plain_reads.iter() {
+    let plain_reads_long = std::mem::take(&mut *plain_reads_long.lock().unwrap());
+    eprintln!(
+        "plain reads of the long session: {:?}",
+        plain_reads_long
+            .iter()
+            .map(|r| r
+                .result
+                .as_ref()
+                .map(|d| String::from_utf8_lossy(d).into_owned()))
+            .collect::<Vec<_>>()
+    );
+    for read in plain_reads.iter().chain(&plain_reads_long) {
         if read.started >= stepped_down_at {
             assert!(
                 !matches!(&read.result, Ok(data) if data == b"v1"),
@@ -181,5 +181,26 @@ async fn a_stopped_leader_is_replaced_steps_down_and_never_serves_stale_state() 
         let client = connect(&cluster.connect_string(&[id]), Duration::from_secs(10)).await;
         client.sync("/r").await.unwrap();
         assert_eq!(client.get_data("/r").await.unwrap().0, b"v2", "member {id}");
+    }
+}
+
+/// Plain reads of `/r` through `client` for four seconds after `from` (or until its session
+/// ends), each recorded with when it began.
+async fn plain_reads_until(client: zk::Client, reads: Arc<Mutex<Vec<PlainRead>>>, from: Instant) {
+    while from.elapsed() < Duration::from_secs(4) {
+        let started = Instant::now();
+        let result = tokio::time::timeout(Duration::from_secs(1), client.get_data("/r"))
+            .await
+            .unwrap_or(Err(zk::Error::Timeout))
+            .map(|(data, _)| data);
+        let terminal = matches!(
+            result,
+            Err(zk::Error::SessionExpired | zk::Error::ClientClosed)
+        );
+        reads.lock().unwrap().push(PlainRead { started, result });
+        if terminal {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
