@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as root:
 #   1. installs what the tests need, if missing (ZooKeeper 3.8 + Curator from Debian, a JDK,
-#      Prometheus, kazoo + pytest, netcat, Helm);
+#      Prometheus, kazoo + pytest, netcat, Helm, iproute2 for the network-namespace fault tests);
 #   2. fails fast on `cargo fmt --check` and `cargo clippy -D warnings`;
 #   3. builds everything, runs the Rust tests (nextest when installed), then the kazoo suite in
 #      tests/python against both real ZooKeeper and the freshly built `arbor`.
@@ -39,6 +39,10 @@ install_debian_packages() {
   local wanted=(zookeeper zookeeper-bin libcurator-framework-java libcurator-recipes-java
                 libcurator-discovery-java netcat-openbsd prometheus)
   command -v javac >/dev/null 2>&1 || wanted+=(default-jdk-headless)
+  # `ip netns` for the partition tests (crates/server/tests/faults), python3 for the netns
+  # wiring test in crates/test-support.
+  command -v ip >/dev/null 2>&1 || wanted+=(iproute2)
+  command -v python3 >/dev/null 2>&1 || wanted+=(python3)
   local missing=()
   for pkg in "${wanted[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

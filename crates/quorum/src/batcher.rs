@@ -15,7 +15,10 @@
 //! leave in submission order, and on one target (a leader's log, or one connection to one
 //! leader) they keep that order. Two rules keep it across failures:
 //! - when the target changes (a new leader or term, or a new connection), the batches still in
-//!   flight to the old one are finished first;
+//!   flight to the old one are given up (their outcome is unknown, so their origins are
+//!   poisoned) before anything goes to the new one. Waiting for them instead would stall
+//!   every write of this node for up to the request timeout when the old leader stopped
+//!   answering (SIGSTOP, a partition) with a batch in flight;
 //! - once a txn of an [`Origin`] (one client connection) fails, its outcome may be unknown, so
 //!   every later txn of that origin is failed without being proposed ("poisoned"). Otherwise a
 //!   lost W1 followed by a committed W2 could break the client's order. The server closes such
@@ -32,7 +35,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ProposeError;
-use crate::peer::client::{Link, PeerClient};
+use crate::peer::client::{CallError, Link, PeerClient};
 use crate::peer::wire::{ForwardedTxn, Origin, PeerRequest, PeerResponse};
 use crate::types::{NodeId, Response, TxnBatch, TypeConfig};
 
@@ -121,6 +124,8 @@ struct Pipeline {
     forward_clients: HashMap<NodeId, Arc<PeerClient>>,
     in_flight: Arc<Semaphore>,
     last_key: Option<(NodeId, u64, u64)>,
+    /// Set to true when the target changes: batches in flight to the old target give up.
+    abandon: watch::Sender<bool>,
 }
 
 /// Proposes queued txns in batches until the queue's senders are gone.
@@ -139,6 +144,7 @@ pub(crate) async fn run(
         forward_clients: HashMap::new(),
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize)),
         last_key: None,
+        abandon: watch::channel(false).0,
     };
     while let Some(first) = queue.recv().await {
         // Wait for room first: txns arriving meanwhile join this batch.
@@ -184,8 +190,10 @@ impl Pipeline {
         };
         let key = target.key();
         let mut batch = if self.last_key.is_some_and(|k| k != key) {
-            // Finish what is in flight to the old target before anything goes to the new one,
-            // then drop what that poisoned.
+            // Give up what is in flight to the old target (its origins are poisoned before
+            // the slots come back), then drop what that poisoned.
+            self.abandon.send_replace(true);
+            self.abandon = watch::channel(false).0;
             self.drain().await;
             self.drop_poisoned(batch)
         } else {
@@ -224,10 +232,26 @@ impl Pipeline {
         match target {
             Target::Local { .. } => match self.raft.client_write_ff(TxnBatch(txns)).await {
                 Ok(outcome) => {
+                    let mut abandoned = self.abandon.subscribe();
                     tokio::spawn(async move {
-                        let result = tokio::time::timeout(timeout, outcome).await;
+                        let result = tokio::select! {
+                            result = tokio::time::timeout(timeout, outcome) => Some(result),
+                            _ = abandoned.wait_for(|&a| a) => None,
+                        };
+                        // Replies (and poisoning) before the slot is freed: a drain must see
+                        // the poison.
+                        match result {
+                            Some(result) => deliver_local(result, &poison, origins, replies),
+                            None => fail_split(
+                                &poison,
+                                origins,
+                                replies,
+                                ProposeError::Unavailable(
+                                    "leadership changed while the write was in flight".into(),
+                                ),
+                            ),
+                        }
                         drop(slot);
-                        deliver_local(result, &poison, origins, replies);
                     });
                 }
                 Err(fatal) => {
@@ -247,8 +271,19 @@ impl Pipeline {
                 match link.send(PeerRequest::Forward(forwarded)) {
                     Ok(call) => {
                         let applied = self.applied.clone();
+                        let mut abandoned = self.abandon.subscribe();
                         tokio::spawn(async move {
-                            let answer = call.wait(timeout).await;
+                            let answer = tokio::select! {
+                                answer = call.wait(timeout) => answer,
+                                _ = abandoned.wait_for(|&a| a) => Err(CallError::Lost {
+                                    target: leader,
+                                    reason: "the leader changed while the request was in flight"
+                                        .into(),
+                                }),
+                            };
+                            // Origins whose outcome is not a success are poisoned before the
+                            // slot is freed, so a drain that follows sees them.
+                            poison_failed(&poison, &origins, &answer);
                             drop(slot);
                             deliver_forwarded(
                                 leader, answer, applied, timeout, &poison, origins, replies,
@@ -402,10 +437,24 @@ fn deliver_local<E>(
     fail_split(poison, origins, replies, err);
 }
 
+/// Poisons the origins of a forwarded batch whose outcome is not a success.
+fn poison_failed(poison: &Poison, origins: &[Origin], answer: &Result<PeerResponse, CallError>) {
+    match answer {
+        Ok(PeerResponse::Forward(results)) if results.len() == origins.len() => {
+            for (origin, result) in origins.iter().zip(results) {
+                if result.is_err() {
+                    poison.add(*origin);
+                }
+            }
+        }
+        _ => origins.iter().for_each(|o| poison.add(*o)),
+    }
+}
+
 /// Hands each forwarded txn its outcome once this node has applied it.
 async fn deliver_forwarded(
     leader: NodeId,
-    answer: Result<PeerResponse, crate::peer::client::CallError>,
+    answer: Result<PeerResponse, CallError>,
     mut applied: watch::Receiver<i64>,
     timeout: Duration,
     poison: &Poison,

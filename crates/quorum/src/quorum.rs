@@ -261,6 +261,9 @@ struct QuorumInner {
     last_leader_contact: Mutex<Option<Instant>>,
     /// Observers only: when the leader last said it was serving (see `confirm_leader`).
     leader_confirmed: Mutex<Option<Instant>>,
+    /// Whether this node, as a follower or observer, has caught up with the leader of the
+    /// current term (see [`CatchUp`]).
+    catch_up: Mutex<CatchUp>,
     /// Connections to the leader for read-index requests and session reports.
     leader_clients: Mutex<BTreeMap<NodeId, Arc<PeerClient>>>,
     stopped: AtomicBool,
@@ -441,6 +444,7 @@ impl Quorum {
                 batcher,
                 last_leader_contact: Mutex::new(None),
                 leader_confirmed: Mutex::new(None),
+                catch_up: Mutex::new(CatchUp::default()),
                 leader_clients: Mutex::new(BTreeMap::new()),
                 stopped: AtomicBool::new(false),
             }),
@@ -695,22 +699,35 @@ impl Quorum {
     pub fn serving(&self) -> bool {
         let m = self.inner.raft.metrics();
         let m = m.borrow();
-        self.serving_given(m.state, m.millis_since_quorum_ack)
+        self.serving_given(
+            m.state,
+            m.millis_since_quorum_ack,
+            m.last_applied.map(|id| id.index),
+        )
     }
 
-    fn serving_given(&self, state: ServerState, since_quorum_ack: Option<u64>) -> bool {
+    fn serving_given(
+        &self,
+        state: ServerState,
+        since_quorum_ack: Option<u64>,
+        applied: Option<u64>,
+    ) -> bool {
         let grace = self.inner.timings.serving_grace();
         match (state, &self.inner.ensemble) {
             (ServerState::Leader, None) => true,
             (ServerState::Leader, Some(_)) => {
                 since_quorum_ack.is_some_and(|ms| Duration::from_millis(ms) < grace)
             }
-            (ServerState::Follower, Some(_)) => recent(&self.inner.last_leader_contact, grace),
+            (ServerState::Follower, Some(_)) => {
+                recent(&self.inner.last_leader_contact, grace)
+                    && self.inner.catch_up.lock().reached(applied)
+            }
             // A learner keeps hearing from a leader that lost its quorum (followers would
             // elect a new one instead), so it also needs the leader's word that it serves.
             (ServerState::Learner, Some(_)) => {
                 recent(&self.inner.last_leader_contact, grace)
                     && recent(&self.inner.leader_confirmed, grace)
+                    && self.inner.catch_up.lock().reached(applied)
             }
             _ => false,
         }
@@ -759,7 +776,11 @@ impl Quorum {
                 })
                 .unwrap_or_default(),
             millis_since_quorum_ack: m.millis_since_quorum_ack,
-            serving: self.serving_given(m.state, m.millis_since_quorum_ack),
+            serving: self.serving_given(
+                m.state,
+                m.millis_since_quorum_ack,
+                m.last_applied.map(|id| id.index),
+            ),
         }
     }
 
@@ -998,6 +1019,40 @@ async fn change_membership_here(
     }))
 }
 
+/// Whether a follower (or observer) has caught up with the leader it now hears from: it serves
+/// clients only once it has applied what that leader had committed when it first heard from
+/// it in this term, as a ZooKeeper follower serves only after syncing with its leader. Without
+/// this, a leader that was stopped or cut off and then stepped down served its clients' plain
+/// reads from its stale state until the new leader's entries reached it.
+#[derive(Debug, Default)]
+struct CatchUp {
+    term: u64,
+    /// The leader's commit index in its first append of `term` (`None`: nothing committed).
+    target: Option<u64>,
+    reached: bool,
+}
+
+impl CatchUp {
+    /// An append from the leader of `term` was accepted.
+    fn heard(&mut self, term: u64, leader_commit: Option<u64>) {
+        if term != self.term {
+            *self = CatchUp {
+                term,
+                target: leader_commit,
+                reached: false,
+            };
+        }
+    }
+
+    /// Whether `applied` reached the target of the current term (latched).
+    fn reached(&mut self, applied: Option<u64>) -> bool {
+        if !self.reached && self.term > 0 {
+            self.reached = self.target.is_none_or(|t| applied.is_some_and(|a| a >= t));
+        }
+        self.reached
+    }
+}
+
 fn recent(at: &Mutex<Option<Instant>>, within: Duration) -> bool {
     at.lock().is_some_and(|at| at.elapsed() < within)
 }
@@ -1054,6 +1109,8 @@ impl PeerService for NodeService {
         let quorum = Quorum { inner };
         match request {
             PeerRequest::AppendEntries(rpc) => Box::pin(async move {
+                let term = rpc.vote.leader_id().get_term();
+                let leader_commit = rpc.leader_commit.map(|id| id.index);
                 let result = quorum.inner.raft.append_entries(rpc).await;
                 if matches!(
                     result,
@@ -1061,6 +1118,7 @@ impl PeerService for NodeService {
                         | AppendEntriesResponse::PartialSuccess(_)
                         | AppendEntriesResponse::Conflict)
                 ) {
+                    quorum.inner.catch_up.lock().heard(term, leader_commit);
                     *quorum.inner.last_leader_contact.lock() = Some(Instant::now());
                 }
                 PeerResponse::AppendEntries(result)

@@ -262,7 +262,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.applier
             .restore(&mut input)
             .map_err(|e| snapshot_err(Some(meta), ErrorVerb::Read, e))?;
+        let previous_zxid = self.zxid;
         self.set_applied_from(meta, zxid);
+        // Operators (and tests) tell a catch-up by snapshot from log replication by this line,
+        // as ZooKeeper's "Getting a snapshot from leader".
+        tracing::info!(
+            index = meta.last_log_id.map_or(0, |id| id.index),
+            zxid = format_args!("0x{zxid:x}"),
+            previous_zxid = format_args!("0x{previous_zxid:x}"),
+            "installed a snapshot from the leader"
+        );
         // The installed snapshot replaces the log and state the older ones were based on.
         snapshot::remove_all_except(&self.dir, &path)
             .map_err(|e| snapshot_err(Some(meta), ErrorVerb::Delete, e))?;

@@ -546,6 +546,13 @@ async fn respond_loop(
                 auth,
                 started,
             } => {
+                if !shared.quorum.serving() {
+                    // Checked per read, not only by the periodic sweep that closes
+                    // connections: a leader that stepped down, or a member that lost its
+                    // leader, must not answer from state that may be stale.
+                    tracing::debug!("not serving; closing the connection instead of reading");
+                    break;
+                }
                 let caller = Caller {
                     conn,
                     session,

@@ -1,7 +1,7 @@
 //! A real `arbor server` process on loopback, in its own temporary directory.
 
 use std::fs::OpenOptions;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -60,9 +60,47 @@ impl ArborOptions {
     }
 }
 
+/// Where a server listens and how its process is started: on loopback and directly, unless
+/// a test places it elsewhere (e.g. in a network namespace, see [`crate::netns`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The address of the client and admin listeners (`clientPortAddress`,
+    /// `admin.serverAddress`); clients and the harness connect there.
+    pub host: IpAddr,
+    /// A command prefix the server runs under, e.g. `["ip", "netns", "exec", "ns1"]`; it must
+    /// exec the server (so the process id the harness signals is the server's).
+    pub wrapper: Vec<String>,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Placement {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            wrapper: Vec::new(),
+        }
+    }
+}
+
 /// The zoo.cfg the harness writes: loopback-only listeners on the given ports, every
 /// four-letter word enabled, then `extra` settings in order (later settings win).
 pub fn render_zoo_cfg(
+    data_dir: &Path,
+    client_port: u16,
+    admin_port: u16,
+    extra: &[(String, String)],
+) -> String {
+    render_zoo_cfg_on(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        data_dir,
+        client_port,
+        admin_port,
+        extra,
+    )
+}
+
+/// [`render_zoo_cfg`] with the client and admin listeners on `host`.
+pub fn render_zoo_cfg_on(
+    host: IpAddr,
     data_dir: &Path,
     client_port: u16,
     admin_port: u16,
@@ -73,8 +111,8 @@ pub fn render_zoo_cfg(
          tickTime=2000\n\
          dataDir={}\n\
          clientPort={client_port}\n\
-         clientPortAddress=127.0.0.1\n\
-         admin.serverAddress=127.0.0.1\n\
+         clientPortAddress={host}\n\
+         admin.serverAddress={host}\n\
          admin.serverPort={admin_port}\n\
          4lw.commands.whitelist=*\n",
         data_dir.display()
@@ -97,6 +135,7 @@ pub struct ArborServer {
     log_path: PathBuf,
     client_port: u16,
     admin_port: u16,
+    placement: Placement,
     startup_timeout: Duration,
     child: Option<Child>,
 }
@@ -108,14 +147,17 @@ impl ArborServer {
     }
 
     pub fn try_start(opts: ArborOptions) -> Result<ArborServer, HarnessError> {
-        let mut server = Self::prepare(&opts)?;
+        let mut server = Self::prepare(&opts, Placement::default())?;
         server.write_config(&opts.config, None)?;
         server.spawn_and_wait()?;
         Ok(server)
     }
 
     /// A server with its directory and ports, not yet configured or started.
-    pub(crate) fn prepare(opts: &ArborOptions) -> Result<ArborServer, HarnessError> {
+    pub(crate) fn prepare(
+        opts: &ArborOptions,
+        placement: Placement,
+    ) -> Result<ArborServer, HarnessError> {
         let binary = opts.binary.clone().unwrap_or_else(arbor_bin);
         if !binary.is_file() {
             return Err(HarnessError::MissingBinary {
@@ -141,6 +183,7 @@ impl ArborServer {
             data_dir,
             client_port,
             admin_port,
+            placement,
             startup_timeout: opts.startup_timeout,
             child: None,
         })
@@ -153,7 +196,13 @@ impl ArborServer {
         extra: &[(String, String)],
         myid: Option<u64>,
     ) -> Result<(), HarnessError> {
-        let config = render_zoo_cfg(&self.data_dir, self.client_port, self.admin_port, extra);
+        let config = render_zoo_cfg_on(
+            self.placement.host,
+            &self.data_dir,
+            self.client_port,
+            self.admin_port,
+            extra,
+        );
         std::fs::write(&self.config_path, config).map_err(HarnessError::io("write zoo.cfg"))?;
         if let Some(id) = myid {
             std::fs::write(self.data_dir.join("myid"), format!("{id}\n"))
@@ -180,7 +229,15 @@ impl ArborServer {
         let log_for_stderr = log
             .try_clone()
             .map_err(HarnessError::io("clone server.log handle"))?;
-        let child = Command::new(&self.binary)
+        let mut command = match self.placement.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.binary);
+                command
+            }
+            None => Command::new(&self.binary),
+        };
+        let child = command
             .arg("server")
             .arg("--config")
             .arg(&self.config_path)
@@ -240,9 +297,9 @@ impl ArborServer {
         }
     }
 
-    /// The client address, `127.0.0.1:<clientPort>`.
+    /// The client address, `127.0.0.1:<clientPort>` unless placed elsewhere.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.client_port))
+        SocketAddr::new(self.placement.host, self.client_port)
     }
 
     /// A ZooKeeper connect string for this server.
@@ -258,9 +315,9 @@ impl ArborServer {
         self.admin_port
     }
 
-    /// The admin HTTP address, `127.0.0.1:<admin.serverPort>`.
+    /// The admin HTTP address, `127.0.0.1:<admin.serverPort>` unless placed elsewhere.
     pub fn admin_addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.admin_port))
+        SocketAddr::new(self.placement.host, self.admin_port)
     }
 
     /// The temporary directory holding zoo.cfg, data/ and server.log.

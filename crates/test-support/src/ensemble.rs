@@ -1,11 +1,27 @@
 //! Several real `arbor server` processes forming one ensemble on loopback.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use crate::arbor::{ArborOptions, ArborServer};
+use crate::arbor::{ArborOptions, ArborServer, Placement};
 use crate::error::HarnessError;
 use crate::four_letter::send_four_letter;
 use crate::ports::free_port;
+
+/// Where one ensemble member runs: its client listener and process ([`Placement`]) and the
+/// host of its `server.N` line (where its quorum port listens and peers reach it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberPlacement {
+    pub client: Placement,
+    /// `None`: the client host.
+    pub peer_host: Option<IpAddr>,
+}
+
+impl MemberPlacement {
+    fn peer_host(&self) -> IpAddr {
+        self.peer_host.unwrap_or(self.client.host)
+    }
+}
 
 /// An ensemble of `arbor server` processes: member `i` (0-based) has server id `i + 1`.
 /// Participants come first, then observers. Dropping it SIGKILLs every member.
@@ -30,17 +46,37 @@ impl ArborEnsemble {
         observers: usize,
         opts: ArborOptions,
     ) -> Result<ArborEnsemble, HarnessError> {
+        let placements = vec![MemberPlacement::default(); participants + observers];
+        Self::try_start_placed(participants, observers, opts, &placements)
+    }
+
+    /// [`Self::try_start`] with member `i` (server id `i + 1`) placed as `placements[i]`, e.g.
+    /// each in its own network namespace (see [`crate::netns::NetLab`]).
+    pub fn try_start_placed(
+        participants: usize,
+        observers: usize,
+        opts: ArborOptions,
+        placements: &[MemberPlacement],
+    ) -> Result<ArborEnsemble, HarnessError> {
         let total = participants + observers;
+        assert_eq!(placements.len(), total, "one placement per member");
         let mut members = Vec::with_capacity(total);
-        for _ in 0..total {
-            members.push(ArborServer::prepare(&opts)?);
+        for placement in placements {
+            members.push(ArborServer::prepare(&opts, placement.client.clone())?);
         }
-        let lines: Vec<(String, String)> = (1..=total)
-            .map(|id| {
+        let lines: Vec<(String, String)> = placements
+            .iter()
+            .enumerate()
+            .map(|(index, placement)| {
+                let id = index + 1;
                 let role = if id > participants { ":observer" } else { "" };
+                let host = match placement.peer_host() {
+                    IpAddr::V6(v6) => format!("[{v6}]"),
+                    v4 => v4.to_string(),
+                };
                 (
                     format!("server.{id}"),
-                    format!("127.0.0.1:{}:{}{role}", free_port(), free_port()),
+                    format!("{host}:{}:{}{role}", free_port(), free_port()),
                 )
             })
             .collect();
@@ -68,7 +104,7 @@ impl ArborEnsemble {
     /// (`host:quorumPort:electionPort[:observer];clientPort`).
     pub fn start_joiner(&mut self, observer: bool) -> Result<(u64, String), HarnessError> {
         let id = self.members.len() as u64 + 1;
-        let member = ArborServer::prepare(&self.opts)?;
+        let member = ArborServer::prepare(&self.opts, Placement::default())?;
         let role = if observer {
             ":observer"
         } else {

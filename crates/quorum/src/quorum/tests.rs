@@ -431,3 +431,26 @@ async fn proposes_per_second() {
     );
     quorum.shutdown().await;
 }
+
+#[test]
+fn a_follower_serves_only_once_it_applied_what_its_new_leader_had_committed() {
+    let mut c = CatchUp::default();
+    // Never heard from a leader.
+    assert!(!c.reached(Some(100)));
+    // The leader of term 2 had committed index 10 when it first reached us.
+    c.heard(2, Some(10));
+    assert!(!c.reached(Some(9)));
+    assert!(!c.reached(None));
+    // Later appends of the same term do not move the target (under load it would never be
+    // reached); once reached it stays so.
+    c.heard(2, Some(50));
+    assert!(c.reached(Some(10)));
+    assert!(c.reached(Some(10)));
+    // A new term (a new leader) starts over.
+    c.heard(3, Some(60));
+    assert!(!c.reached(Some(59)));
+    assert!(c.reached(Some(60)));
+    // A leader with nothing committed yet: nothing to wait for.
+    c.heard(4, None);
+    assert!(c.reached(None));
+}
