@@ -454,3 +454,25 @@ fn a_follower_serves_only_once_it_applied_what_its_new_leader_had_committed() {
     c.heard(4, None);
     assert!(c.reached(None));
 }
+
+/// Cost of `serving()` (checked before every client read): run with
+/// `cargo test -p arbor-quorum --release -- --ignored --nocapture serving_check_cost`.
+#[tokio::test]
+#[ignore = "measurement, not a test"]
+async fn serving_check_cost() {
+    let root = tempfile::tempdir().unwrap();
+    let (quorum, _applier) = start(&config(root.path())).await;
+    let n = 5_000_000;
+    let started = Instant::now();
+    let mut serving = 0;
+    for _ in 0..n {
+        serving += usize::from(quorum.serving());
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(serving, n);
+    println!(
+        "serving(): {:.1} ns per call",
+        elapsed.as_nanos() as f64 / n as f64
+    );
+    quorum.shutdown().await;
+}
