@@ -32,7 +32,7 @@ pub use error::{LogError, ProposeError, QuorumError, SnapshotError};
 pub use observe::{DurationObserver, Leadership, LeadershipWatch, StorageObservers};
 pub use peer::wire::Membership;
 pub use quorum::{Ensemble, Quorum, QuorumConfig, QuorumStatus, Role};
-pub use types::{Applier, Response, TxnBatch, TypeConfig};
+pub use types::{Applier, Response, SnapshotBytes, SnapshotWriter, TxnBatch, TypeConfig};
 
 #[cfg(test)]
 pub(crate) mod test_util;

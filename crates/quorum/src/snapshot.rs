@@ -7,7 +7,7 @@
 //! snapshot file is always complete; damage from elsewhere is caught by the checksums.
 
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::SnapshotError;
@@ -65,6 +65,16 @@ pub fn list(dir: &Path) -> io::Result<Vec<SnapshotFile>> {
 
 /// Write a snapshot file durably; returns its path.
 pub fn write(dir: &Path, meta: &SnapshotMeta, body: &[u8]) -> Result<PathBuf, SnapshotError> {
+    write_with(dir, meta, |out| out.write_all(body))
+}
+
+/// Write a snapshot file durably, its body streamed by `write_body`; returns its path and the
+/// body's length. The body never has to be in memory as a whole.
+pub fn write_with(
+    dir: &Path,
+    meta: &SnapshotMeta,
+    write_body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<PathBuf, SnapshotError> {
     let (term, index) = name_key(meta);
     let path = dir.join(file_name(term, index));
     let tmp = dir.join(format!("{}.tmp", file_name(term, index)));
@@ -81,14 +91,27 @@ pub fn write(dir: &Path, meta: &SnapshotMeta, body: &[u8]) -> Result<PathBuf, Sn
         .map_err(|_| io_err(&tmp)(io::Error::other("snapshot metadata too large")))?;
     header[12..16].copy_from_slice(&meta_len.to_le_bytes());
     header[16..20].copy_from_slice(&crc32fast::hash(&meta_bytes).to_le_bytes());
-    header[20..24].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
-    header[24..32].copy_from_slice(&(body.len() as u64).to_le_bytes());
 
     let result = (|| {
         let mut file = File::create(&tmp)?;
+        // The body's checksum and length are known only once it is written: they go into the
+        // header afterwards, before the file is synced and renamed into place.
         file.write_all(&header)?;
         file.write_all(&meta_bytes)?;
-        file.write_all(body)?;
+        let (crc, len) = {
+            let mut body = ChecksummedWriter {
+                inner: BufWriter::with_capacity(1 << 20, &mut file),
+                crc: crc32fast::Hasher::new(),
+                len: 0,
+            };
+            write_body(&mut body)?;
+            body.inner.flush()?;
+            (body.crc.finalize(), body.len)
+        };
+        header[20..24].copy_from_slice(&crc.to_le_bytes());
+        header[24..32].copy_from_slice(&len.to_le_bytes());
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&header)?;
         file.sync_all()?;
         fs::rename(&tmp, &path)?;
         fsync_dir(dir)
@@ -98,6 +121,26 @@ pub fn write(dir: &Path, meta: &SnapshotMeta, body: &[u8]) -> Result<PathBuf, Sn
         return Err(io_err(&path)(e));
     }
     Ok(path)
+}
+
+/// Passes bytes through, keeping their checksum and count.
+struct ChecksummedWriter<W: Write> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for ChecksummedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Read and verify a snapshot file: its metadata and body.

@@ -14,9 +14,11 @@
 //! assigns the same zxids; snapshots store it in the first 8 bytes of their body.
 //!
 //! Consistency of snapshots: openraft asks for a builder on the state-machine task and then
-//! builds in another task while applying continues. The applier's bytes are therefore taken in
-//! `get_snapshot_builder`, where they match `last_applied` exactly; writing and fsyncing the
-//! file happens off the apply path.
+//! builds in another task while applying continues. `get_snapshot_builder` therefore only fixes
+//! the point (the applier's `begin_snapshot`, the zxid and the metadata, all as of
+//! `last_applied`); the applier's writer then streams that state into the file on a blocking
+//! thread, off the apply path, while later entries are applied. Neither the apply task nor
+//! memory holds a whole serialized tree at any time.
 
 use std::io::{self, Cursor};
 use std::path::{Path, PathBuf};
@@ -33,8 +35,8 @@ use crate::log_store::DurabilityGate;
 use crate::observe::DurationObserver;
 use crate::snapshot;
 use crate::types::{
-    Applier, Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership,
-    TypeConfig,
+    Applier, Entry, LogId, Response, Snapshot, SnapshotMeta, SnapshotWriter, StorageError,
+    StoredMembership, TypeConfig,
 };
 
 /// Reads the zxid that prefixes a snapshot body.
@@ -223,13 +225,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
         let started = Instant::now();
-        let mut body = self.zxid.to_le_bytes().to_vec();
-        let body = self.applier.snapshot(&mut body).map(|()| body);
         SnapshotBuilder {
             dir: self.dir.clone(),
             retain_count: self.retain_count,
             meta: self.snapshot_meta(),
-            body,
+            zxid: self.zxid,
+            writer: Some(Arc::clone(&self.applier).begin_snapshot()),
             started,
             timing: self.snapshot_timing.clone(),
         }
@@ -296,30 +297,35 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 }
 
-/// Writes one snapshot file from bytes captured at a consistent point.
+/// Writes one snapshot file of the state fixed when the builder was made.
 pub struct SnapshotBuilder {
     dir: PathBuf,
     retain_count: usize,
     meta: SnapshotMeta,
-    body: io::Result<Vec<u8>>,
-    /// When serializing began, for the snapshot-time observer.
+    /// The zxid of `meta.last_log_id`: the first 8 bytes of the body.
+    zxid: i64,
+    writer: Option<Box<dyn SnapshotWriter>>,
+    /// When the point was fixed, for the snapshot-time observer.
     started: Instant,
     timing: Option<Arc<dyn DurationObserver>>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
-        let body = std::mem::replace(&mut self.body, Ok(Vec::new()))
-            .map_err(|e| snapshot_err(Some(&self.meta), ErrorVerb::Read, e))?;
+        let writer = self.writer.take().ok_or_else(|| {
+            snapshot_err(Some(&self.meta), ErrorVerb::Write, "snapshot already built")
+        })?;
         let dir = self.dir.clone();
         let meta = self.meta.clone();
         let keep = self.retain_count;
-        let body = tokio::task::spawn_blocking(move || {
-            let path = snapshot::write(&dir, &meta, &body)?;
-            tracing::info!(file = %path.display(), bytes = body.len(), "wrote snapshot");
-            snapshot::retain(&dir, keep)
-                .map_err(|source| SnapshotError::Io { path: dir, source })?;
-            Ok::<_, SnapshotError>(body)
+        let zxid = self.zxid;
+        tokio::task::spawn_blocking(move || {
+            let path = snapshot::write_with(&dir, &meta, |out| {
+                out.write_all(&zxid.to_le_bytes())?;
+                writer.write_to(out)
+            })?;
+            tracing::info!(file = %path.display(), "wrote snapshot");
+            snapshot::retain(&dir, keep).map_err(|source| SnapshotError::Io { path: dir, source })
         })
         .await
         .map_err(|e| snapshot_err(Some(&self.meta), ErrorVerb::Write, e))?
@@ -327,9 +333,11 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         if let Some(timing) = &self.timing {
             timing.observe(self.started.elapsed());
         }
+        // openraft keeps only the metadata of a built snapshot; followers that need the data
+        // get it from `get_current_snapshot`, which reads the file.
         Ok(Snapshot {
             meta: self.meta.clone(),
-            snapshot: Box::new(Cursor::new(body)),
+            snapshot: Box::new(Cursor::new(Vec::new())),
         })
     }
 }

@@ -1,12 +1,13 @@
 //! Test helpers: an applier that records what it is given.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use arbor_tree::{Applied, Txn, TxnOp, TxnResult};
 use parking_lot::Mutex;
 
-use crate::types::Applier;
+use crate::types::{Applier, SnapshotBytes, SnapshotWriter};
 
 /// Records every applied `(zxid, txn)`; its snapshot is that list.
 #[derive(Default)]
@@ -71,9 +72,9 @@ impl Applier for RecordingApplier {
         self.advanced.lock().push(zxid);
     }
 
-    fn snapshot(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let bytes = bincode::serialize(&*self.applied.lock()).map_err(std::io::Error::other)?;
-        out.write_all(&bytes)
+    fn begin_snapshot(self: Arc<Self>) -> Box<dyn SnapshotWriter> {
+        let bytes = bincode::serialize(&*self.applied.lock()).expect("serializing to a Vec");
+        Box::new(SnapshotBytes(bytes))
     }
 
     fn restore(&self, input: &mut dyn Read) -> std::io::Result<()> {

@@ -42,6 +42,21 @@ pub struct Response {
     pub applied: Applied,
 }
 
+/// Writes one snapshot of the application state fixed by [`Applier::begin_snapshot`]. Runs on a
+/// blocking thread while the applier keeps applying.
+pub trait SnapshotWriter: Send + Sync + 'static {
+    fn write_to(self: Box<Self>, out: &mut dyn std::io::Write) -> std::io::Result<()>;
+}
+
+/// A snapshot already in memory (for appliers whose state is small).
+pub struct SnapshotBytes(pub Vec<u8>);
+
+impl SnapshotWriter for SnapshotBytes {
+    fn write_to(self: Box<Self>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        out.write_all(&self.0)
+    }
+}
+
 /// The application state machine the server implements (the data tree plus sessions).
 ///
 /// Calls come from one task, in log order; `apply` must be deterministic.
@@ -51,8 +66,11 @@ pub trait Applier: Send + Sync + 'static {
     fn apply(&self, zxid: i64, txn: &Txn) -> Applied;
     /// The last applied zxid is `zxid` (after a snapshot was restored).
     fn advance(&self, zxid: i64);
-    /// Write a consistent snapshot of the application state.
-    fn snapshot(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
+    /// Fix the current state as a snapshot, to be written later by the returned writer off
+    /// the apply path: applying goes on meanwhile, and the writer must still write exactly the
+    /// state of this call (the last applied entry's). Called on the apply task, so it must be
+    /// cheap; the expensive part belongs in [`SnapshotWriter::write_to`].
+    fn begin_snapshot(self: std::sync::Arc<Self>) -> Box<dyn SnapshotWriter>;
     /// Replace the application state from a snapshot written by `snapshot`.
     fn restore(&self, input: &mut dyn std::io::Read) -> std::io::Result<()>;
     /// A peer reports these sessions active (it has their clients). Called on whichever node

@@ -9,11 +9,13 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use arbor_proto::{KeeperState, WatcherEvent};
-use arbor_tree::{Applied, DataTree, TreeOptions, Txn, TxnOp, TxnResult};
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use arbor_quorum::SnapshotWriter;
+use arbor_tree::{Applied, DataTree, TreeOptions, TreeSnapshot, Txn, TxnOp, TxnResult};
+use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard};
 use tokio::sync::mpsc;
 
 use crate::session::SessionTracker;
@@ -54,6 +56,51 @@ pub struct Db {
     hub: Mutex<Hub>,
     sessions: Mutex<SessionTracker>,
     last_zxid: AtomicI64,
+    /// Snapshot writers alive; a restore waits for them (it would replace the tree they
+    /// read), signalled through `snapshot_finished`.
+    snapshot_writers: Mutex<usize>,
+    snapshot_finished: Condvar,
+}
+
+/// Nodes a snapshot writer encodes per hold of the tree's read lock: applies wait at most
+/// that long (about a millisecond) while a snapshot is written.
+const SNAPSHOT_NODES_PER_LOCK: usize = 4096;
+
+/// Writes the tree as it was at `begin_snapshot`, in steps, while applying goes on (the tree
+/// keeps pre-images of what changes meanwhile; see `DataTree::begin_snapshot`).
+struct TreeSnapshotWriter {
+    db: Arc<Db>,
+    snapshot: TreeSnapshot,
+}
+
+impl SnapshotWriter for TreeSnapshotWriter {
+    fn write_to(mut self: Box<Self>, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut chunk = Vec::with_capacity(1 << 20);
+        loop {
+            chunk.clear();
+            let done = {
+                let tree = self.db.tree.read();
+                self.snapshot
+                    .encode_step(&tree, SNAPSHOT_NODES_PER_LOCK, &mut chunk)
+                    .map_err(std::io::Error::other)?
+            };
+            // Written outside the lock: applies never wait for the disk.
+            out.write_all(&chunk)?;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Drop for TreeSnapshotWriter {
+    /// Finished or abandoned, the tree stops keeping pre-images for it.
+    fn drop(&mut self) {
+        self.db.tree.write().end_snapshot(&self.snapshot);
+        let mut writers = self.db.snapshot_writers.lock();
+        *writers -= 1;
+        self.db.snapshot_finished.notify_all();
+    }
 }
 
 impl Db {
@@ -63,6 +110,8 @@ impl Db {
             hub: Mutex::new(Hub::default()),
             sessions: Mutex::new(SessionTracker::default()),
             last_zxid: AtomicI64::new(0),
+            snapshot_writers: Mutex::new(0),
+            snapshot_finished: Condvar::new(),
         }
     }
 
@@ -183,10 +232,10 @@ impl arbor_quorum::Applier for Db {
         self.last_zxid.store(zxid, Ordering::Release);
     }
 
-    fn snapshot(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let tree = self.tree.read();
-        let mut out = out;
-        tree.write_snapshot(&mut out)
+    fn begin_snapshot(self: Arc<Self>) -> Box<dyn SnapshotWriter> {
+        *self.snapshot_writers.lock() += 1;
+        let snapshot = self.tree.write().begin_snapshot();
+        Box::new(TreeSnapshotWriter { db: self, snapshot })
     }
 
     fn sessions_touched(&self, sessions: &[arbor_tree::SessionId]) {
@@ -201,6 +250,13 @@ impl arbor_quorum::Applier for Db {
         let mut input = input;
         let restored = DataTree::read_snapshot(&mut input)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        // A snapshot being written reads the current tree until it is done (rare: a leader's
+        // snapshot arrived while this member wrote its own).
+        let mut writers = self.snapshot_writers.lock();
+        while *writers > 0 {
+            self.snapshot_finished.wait(&mut writers);
+        }
+        drop(writers);
         let mut tree = self.tree.write();
         self.retrack_sessions(&restored);
         self.last_zxid

@@ -29,6 +29,6 @@ mod proptests;
 mod test_support;
 
 pub use credential::digest_credential;
-pub use snapshot::SnapshotError;
+pub use snapshot::{SnapshotError, SnapshotWriteError, TreeSnapshot};
 pub use tree::{DataTree, TreeOptions};
 pub use txn::{Applied, CreateOp, OpResult, SessionId, Trigger, Txn, TxnOp, TxnResult, Zxid};

@@ -1,5 +1,6 @@
 //! Property tests over random txn sequences: replicas agree, failures change nothing, the
-//! incremental statistics match a recount, and a snapshot taken midway continues identically.
+//! incremental statistics match a recount, a snapshot taken midway continues identically, and a
+//! snapshot written in steps while txns go on applying is exactly the state it began at.
 
 use arbor_proto::{perms, Acl, CreateMode, Id};
 use proptest::prelude::*;
@@ -195,5 +196,40 @@ proptest! {
         for path in ["/", "/a", "/a/b", "/b", "/c"] {
             prop_assert_eq!(a.children(path), b.children(path));
         }
+    }
+
+    #[test]
+    fn snapshot_written_while_applying_is_the_state_it_began_at(
+        steps in steps(),
+        cut in any::<prop::sample::Index>(),
+        nodes_per_step in 1usize..4,
+        txns_per_step in 1usize..4,
+    ) {
+        let cut = cut.index(steps.len() + 1);
+        let mut tree = fresh();
+        run(&mut tree, &steps[..cut], 0);
+        let expected = crate::test_support::snapshot_of(&tree);
+
+        let mut snapshot = tree.begin_snapshot();
+        let mut written = Vec::new();
+        let mut next = cut;
+        loop {
+            let done = snapshot.encode_step(&tree, nodes_per_step, &mut written).unwrap();
+            if done {
+                break;
+            }
+            let until = (next + txns_per_step).min(steps.len());
+            run(&mut tree, &steps[..until], next);
+            next = until;
+        }
+        tree.end_snapshot(&snapshot);
+        prop_assert_eq!(tree.snapshot_preserved_nodes(), 0);
+        prop_assert_eq!(written, expected);
+
+        // The tree itself went on as if no snapshot had been taken.
+        run(&mut tree, &steps, next);
+        let mut plain = fresh();
+        run(&mut plain, &steps, 0);
+        prop_assert_eq!(state_of(&tree), state_of(&plain));
     }
 }

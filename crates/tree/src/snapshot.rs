@@ -15,7 +15,7 @@
 //! error, never a panic or an oversized allocation.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 
 use arbor_proto::{Acl, Id};
 
@@ -55,60 +55,111 @@ fn read_error(e: io::Error) -> SnapshotError {
     }
 }
 
+/// Why a snapshot could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotWriteError {
+    #[error("snapshot I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// The tree no longer records for this snapshot (it was replaced, or another snapshot
+    /// began): the state it started from is gone.
+    #[error("the tree stopped recording for this snapshot")]
+    NotRecording,
+    #[error("snapshot traversal found an inconsistency: {0}")]
+    Inconsistent(&'static str),
+}
+
+/// Nodes encoded per step of [`DataTree::write_snapshot`].
+const NODES_PER_STEP: usize = 1 << 14;
+
 impl DataTree {
     /// Writes the whole tree (see the module docs for the format).
     pub fn write_snapshot(&self, w: &mut impl Write) -> io::Result<()> {
-        let mut out = Encoder {
-            inner: BufWriter::new(w),
-            crc: crc32fast::Hasher::new(),
-            scratch: Vec::new(),
-        };
-        out.raw(MAGIC)?;
-        out.u32(FORMAT_VERSION)?;
+        let mut snapshot = self.capture(None);
+        let mut chunk = Vec::new();
+        loop {
+            chunk.clear();
+            let done = snapshot
+                .encode_step(self, NODES_PER_STEP, &mut chunk)
+                .map_err(|e| match e {
+                    SnapshotWriteError::Io(e) => e,
+                    other => io::Error::other(other),
+                })?;
+            w.write_all(&chunk)?;
+            if done {
+                return w.flush();
+            }
+        }
+    }
+
+    /// Fixes the current state as a snapshot to be written later, in steps, while the tree
+    /// goes on changing: until [`DataTree::end_snapshot`], the store keeps the pre-image of
+    /// every node that changes. Costs a copy of the ACL and session tables now, and one node
+    /// copy per node changed before the snapshot is written.
+    pub fn begin_snapshot(&mut self) -> TreeSnapshot {
+        let recording = self.store.start_recording();
+        self.capture(Some(recording))
+    }
+
+    /// Stops the recording `snapshot` reads from (finished or abandoned).
+    pub fn end_snapshot(&mut self, snapshot: &TreeSnapshot) {
+        if let Some(id) = snapshot.recording {
+            self.store.stop_recording(id);
+        }
+    }
+
+    /// Nodes whose pre-image the running snapshot keeps.
+    pub fn snapshot_preserved_nodes(&self) -> usize {
+        self.store.preserved_slots()
+    }
+
+    /// Encodes everything but the nodes, and sets up the node walk.
+    fn capture(&self, recording: Option<u64>) -> TreeSnapshot {
+        let mut header = Vec::new();
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         let flags = if self.options.extended_types_enabled {
             FLAG_EXTENDED_TYPES
         } else {
             0
         };
-        out.raw(&[flags])?;
-        out.i64(self.last_zxid)?;
+        header.push(flags);
+        header.extend_from_slice(&self.last_zxid.to_le_bytes());
 
         // ACL lists are written densely; nodes refer to them by position.
         let acls: Vec<(AclRef, &[Acl])> = self.acls.entries().collect();
-        let mut position_of = vec![0u32; acls.last().map_or(0, |(idx, _)| *idx as usize + 1)];
+        let mut acl_position = vec![0u32; acls.last().map_or(0, |(idx, _)| *idx as usize + 1)];
         for (position, (idx, _)) in acls.iter().enumerate() {
-            position_of[*idx as usize] = position as u32;
+            acl_position[*idx as usize] = position as u32;
         }
-        out.u32(acls.len() as u32)?;
+        put_u32(&mut header, acls.len() as u32);
         for (_, list) in acls {
-            out.u32(list.len() as u32)?;
+            put_u32(&mut header, list.len() as u32);
             for acl in list {
-                out.i32(acl.perms)?;
-                out.bytes(acl.id.scheme.as_bytes())?;
-                out.bytes(acl.id.id.as_bytes())?;
+                header.extend_from_slice(&acl.perms.to_le_bytes());
+                put_str(&mut header, acl.id.scheme.as_bytes());
+                put_str(&mut header, acl.id.id.as_bytes());
             }
         }
 
-        out.u32(self.sessions.len() as u32)?;
+        put_u32(&mut header, self.sessions.len() as u32);
         for (id, timeout, password) in self.sessions() {
-            out.i64(id)?;
-            out.i32(timeout)?;
-            out.bytes(password)?;
+            header.extend_from_slice(&id.to_le_bytes());
+            header.extend_from_slice(&timeout.to_le_bytes());
+            put_str(&mut header, password);
         }
 
-        out.u64(self.store.len() as u64)?;
-        let mut position = 0u32;
-        let mut stack: Vec<(NodeId, u32)> = vec![(ROOT, NO_PARENT)];
-        while let Some((id, parent)) = stack.pop() {
-            let node = self.store.node(id);
-            out.node(parent, node, position_of[node.acl as usize])?;
-            stack.extend(node.children().iter().rev().map(|&c| (c, position)));
-            position += 1;
+        let node_count = self.store.len() as u64;
+        header.extend_from_slice(&node_count.to_le_bytes());
+        TreeSnapshot {
+            recording,
+            header: Some(header),
+            crc: crc32fast::Hasher::new(),
+            acl_position,
+            stack: vec![(ROOT, NO_PARENT)],
+            position: 0,
+            node_count: node_count as usize,
+            finished: false,
         }
-
-        let crc = out.crc.clone().finalize();
-        out.inner.write_all(&crc.to_le_bytes())?;
-        out.inner.flush()
     }
 
     /// Reads a snapshot written by `write_snapshot`. The reader is buffered internally and may
@@ -152,6 +203,110 @@ impl DataTree {
         }
         loader.finish()
     }
+}
+
+/// The tree as it was at one point (see [`DataTree::begin_snapshot`]), encoded in steps.
+#[derive(Debug)]
+pub struct TreeSnapshot {
+    /// The store recording that keeps the starting state; `None` when the tree is borrowed
+    /// for the whole write (`write_snapshot`) and cannot change.
+    recording: Option<u64>,
+    /// Everything before the nodes, until the first step hands it out.
+    header: Option<Vec<u8>>,
+    crc: crc32fast::Hasher,
+    /// Position in the snapshot's ACL list table, by `AclRef`, as of the start.
+    acl_position: Vec<u32>,
+    /// Pre-order walk: nodes still to write, with their parent's position.
+    stack: Vec<(NodeId, u32)>,
+    position: u32,
+    node_count: usize,
+    finished: bool,
+}
+
+impl TreeSnapshot {
+    /// Appends the next part of the snapshot to `out`: the header on the first call, then up
+    /// to `max_nodes` nodes, then the checksum. Returns true once everything was appended.
+    /// `tree` must be the tree the snapshot was taken from, still recording for it.
+    pub fn encode_step(
+        &mut self,
+        tree: &DataTree,
+        max_nodes: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, SnapshotWriteError> {
+        if self.finished {
+            return Ok(true);
+        }
+        if let Some(id) = self.recording {
+            if !tree.store.is_recording(id) {
+                return Err(SnapshotWriteError::NotRecording);
+            }
+        }
+        let start = out.len();
+        if let Some(header) = self.header.take() {
+            out.extend_from_slice(&header);
+        }
+        for _ in 0..max_nodes {
+            let Some((id, parent)) = self.stack.pop() else {
+                break;
+            };
+            let node = tree
+                .store
+                .snapshot_node(id, self.recording)
+                .ok_or(SnapshotWriteError::Inconsistent("a listed child is vacant"))?;
+            let acl = *self.acl_position.get(node.acl as usize).ok_or(
+                SnapshotWriteError::Inconsistent("a node's ACL list is newer"),
+            )?;
+            encode_node(out, parent, node, acl)?;
+            self.stack
+                .extend(node.children().iter().rev().map(|&c| (c, self.position)));
+            self.position += 1;
+        }
+        let done = self.stack.is_empty();
+        if done && self.position as usize != self.node_count {
+            return Err(SnapshotWriteError::Inconsistent(
+                "the walk found another number of nodes than the tree had",
+            ));
+        }
+        self.crc.update(&out[start..]);
+        if done {
+            let crc = self.crc.clone().finalize();
+            out.extend_from_slice(&crc.to_le_bytes());
+            self.finished = true;
+        }
+        Ok(done)
+    }
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// A length-prefixed field (header fields: ACL ids and passwords, far below 4 GiB).
+fn put_str(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_u32(out, bytes.len() as u32);
+    out.extend_from_slice(bytes);
+}
+
+fn encode_node(out: &mut Vec<u8>, parent: u32, node: &Node, acl_position: u32) -> io::Result<()> {
+    fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(bytes.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "field over 4 GiB"))?;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(bytes);
+        Ok(())
+    }
+    out.extend_from_slice(&parent.to_le_bytes());
+    put_bytes(out, node.name().as_bytes())?;
+    put_bytes(out, node.data())?;
+    out.extend_from_slice(&acl_position.to_le_bytes());
+    for v in [node.czxid, node.mzxid, node.ctime, node.mtime, node.owner] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [node.version, node.aversion, node.cversion()] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&node.pzxid().to_le_bytes());
+    Ok(())
 }
 
 fn read_acls(input: &mut Decoder<impl Read>) -> Result<AclTable, SnapshotError> {
@@ -312,71 +467,6 @@ fn fill(node: &mut Node, record: &NodeRecord) {
     node.aversion = record.aversion;
     if record.cversion != 0 || record.pzxid != record.czxid {
         node.set_child_stamp(record.cversion, record.pzxid);
-    }
-}
-
-struct Encoder<W: Write> {
-    inner: W,
-    crc: crc32fast::Hasher,
-    /// One node's encoding: the checksum and the writer are fed once per node, not per field
-    /// (per-field calls made writing a million-node snapshot ~2x slower, and the server's
-    /// writes wait while it is taken).
-    scratch: Vec<u8>,
-}
-
-impl<W: Write> Encoder<W> {
-    fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.crc.update(bytes);
-        self.inner.write_all(bytes)
-    }
-
-    fn u32(&mut self, v: u32) -> io::Result<()> {
-        self.raw(&v.to_le_bytes())
-    }
-
-    fn u64(&mut self, v: u64) -> io::Result<()> {
-        self.raw(&v.to_le_bytes())
-    }
-
-    fn i32(&mut self, v: i32) -> io::Result<()> {
-        self.raw(&v.to_le_bytes())
-    }
-
-    fn i64(&mut self, v: i64) -> io::Result<()> {
-        self.raw(&v.to_le_bytes())
-    }
-
-    fn bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let len = u32::try_from(bytes.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "field over 4 GiB"))?;
-        self.u32(len)?;
-        self.raw(bytes)
-    }
-
-    fn node(&mut self, parent: u32, node: &Node, acl_position: u32) -> io::Result<()> {
-        fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) -> io::Result<()> {
-            let len = u32::try_from(bytes.len())
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "field over 4 GiB"))?;
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(bytes);
-            Ok(())
-        }
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        buf.extend_from_slice(&parent.to_le_bytes());
-        put_bytes(&mut buf, node.name().as_bytes())?;
-        put_bytes(&mut buf, node.data())?;
-        buf.extend_from_slice(&acl_position.to_le_bytes());
-        for v in [node.czxid, node.mzxid, node.ctime, node.mtime, node.owner] {
-            buf.extend_from_slice(&v.to_le_bytes());
-        }
-        for v in [node.version, node.aversion, node.cversion()] {
-            buf.extend_from_slice(&v.to_le_bytes());
-        }
-        buf.extend_from_slice(&node.pzxid().to_le_bytes());
-        let written = self.raw(&buf);
-        self.scratch = buf;
-        written
     }
 }
 

@@ -13,7 +13,13 @@
 //!
 //! `remove` leaves the slot vacant without freeing it, so that an undo can `restore` the node
 //! under the same id; `release` frees the slot once the transaction is settled.
+//!
+//! Snapshots are written while the tree goes on changing: between `start_recording` and
+//! `stop_recording` the store keeps the pre-image of every slot the first time it changes
+//! (`Recording`), so `snapshot_node` can still answer for the state at the start. Every
+//! mutation of a slot goes through `preserve` first; that is the rule that keeps it exact.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
@@ -27,6 +33,29 @@ pub(crate) struct NodeStore {
     index: HashTable<NodeId>,
     hasher: RandomState,
     live: usize,
+    recording: RecordingSlot,
+    /// Identifies recordings, so a snapshot cannot read another one's pre-images.
+    recordings_started: u64,
+}
+
+/// The pre-images kept while a snapshot of the state at `start` is being written.
+#[derive(Debug)]
+struct Recording {
+    id: u64,
+    /// Slots at or past this length did not exist at the start: nothing there is preserved.
+    slab_len_at_start: usize,
+    /// A slot's content at the start (`None`: vacant), kept when it first changed.
+    preimages: HashMap<NodeId, Option<Node>>,
+}
+
+/// A recording belongs to the store it was started on: a clone of the store starts without.
+#[derive(Debug, Default)]
+struct RecordingSlot(Option<Box<Recording>>);
+
+impl Clone for RecordingSlot {
+    fn clone(&self) -> Self {
+        RecordingSlot(None)
+    }
 }
 
 /// Where `insert` put a node, so that the insert can be undone exactly.
@@ -44,6 +73,64 @@ impl NodeStore {
             index: HashTable::new(),
             hasher: RandomState::new(),
             live: 1,
+            recording: RecordingSlot::default(),
+            recordings_started: 0,
+        }
+    }
+
+    /// Starts keeping pre-images (see the module docs); returns the recording's id. A recording
+    /// already running is replaced (its snapshot can no longer be written).
+    pub(crate) fn start_recording(&mut self) -> u64 {
+        self.recordings_started += 1;
+        self.recording = RecordingSlot(Some(Box::new(Recording {
+            id: self.recordings_started,
+            slab_len_at_start: self.slab.len(),
+            preimages: HashMap::new(),
+        })));
+        self.recordings_started
+    }
+
+    /// Stops recording `id` and drops its pre-images (no-op if another recording runs).
+    pub(crate) fn stop_recording(&mut self, id: u64) {
+        if self.recording.0.as_ref().is_some_and(|r| r.id == id) {
+            self.recording = RecordingSlot::default();
+        }
+    }
+
+    /// Whether recording `id` is running.
+    pub(crate) fn is_recording(&self, id: u64) -> bool {
+        self.recording.0.as_ref().is_some_and(|r| r.id == id)
+    }
+
+    /// Number of slots preserved by the running recording (for tests and diagnostics).
+    pub(crate) fn preserved_slots(&self) -> usize {
+        self.recording.0.as_ref().map_or(0, |r| r.preimages.len())
+    }
+
+    /// A node as it was when recording `id` started (`None` if the slot was vacant then), or
+    /// as it is now when nothing records (`id` is then ignored).
+    pub(crate) fn snapshot_node(&self, id: NodeId, recording: Option<u64>) -> Option<&Node> {
+        if let (Some(wanted), Some(rec)) = (recording, self.recording.0.as_ref()) {
+            if rec.id == wanted {
+                if let Some(preimage) = rec.preimages.get(&id) {
+                    return preimage.as_ref();
+                }
+            }
+        }
+        self.slab.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// Keeps the slot's current content as its pre-image if a recording runs and the slot has
+    /// not changed since it started. Called before every change of a slot.
+    #[inline]
+    fn preserve(&mut self, id: NodeId) {
+        if let Some(rec) = self.recording.0.as_mut() {
+            if (id as usize) < rec.slab_len_at_start {
+                let slab = &self.slab;
+                rec.preimages
+                    .entry(id)
+                    .or_insert_with(|| slab[id as usize].clone());
+            }
         }
     }
 
@@ -60,6 +147,7 @@ impl NodeStore {
     }
 
     pub(crate) fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        self.preserve(id);
         self.slab[id as usize]
             .as_mut()
             .expect("node ids handed out by the store are live")
@@ -129,6 +217,7 @@ impl NodeStore {
         node.slot = self.node(parent).num_children() as u32;
         let (id, reused_slot) = match self.free.pop() {
             Some(id) => {
+                self.preserve(id);
                 self.slab[id as usize] = Some(node);
                 (id, true)
             }
@@ -155,6 +244,13 @@ impl NodeStore {
         if inserted.reused_slot {
             self.free.push(inserted.id);
         } else {
+            // An insert and its undo happen in one txn, so a recording cannot have started
+            // between them: the popped slot is newer than any recording.
+            debug_assert!(self
+                .recording
+                .0
+                .as_ref()
+                .is_none_or(|r| inserted.id as usize >= r.slab_len_at_start));
             self.slab.pop();
         }
         node
@@ -180,6 +276,7 @@ impl NodeStore {
             self.node_mut(moved).slot = slot as u32;
         }
         self.live -= 1;
+        self.preserve(id);
         self.slab[id as usize]
             .take()
             .expect("node ids handed out by the store are live")
@@ -190,6 +287,7 @@ impl NodeStore {
         let parent = node.parent;
         let slot = node.slot as usize;
         let hash = Self::hash_key(&self.hasher, parent, node.name());
+        self.preserve(id);
         self.slab[id as usize] = Some(node);
         let displaced = {
             let children = &mut self.node_mut(parent).family_mut().children;

@@ -228,10 +228,12 @@ async fn members_join_and_leave_through_membership_changes() {
     })
     .await;
     // Followers learn the new membership with the next append; wait for it rather than race.
+    // The joint configuration before it already lists the same four voters (the union of old
+    // and new), so wait for the final entry itself.
     eventually("every member sees four voters", || {
-        [&members[1], &joiner]
-            .iter()
-            .all(|m| m.quorum.metrics().voters == [1, 2, 3, 4])
+        [&members[1], &joiner].iter().all(|m| {
+            m.quorum.metrics().voters == [1, 2, 3, 4] && m.quorum.membership().1 >= version
+        })
     })
     .await;
     let (membership, at) = joiner.quorum.membership();

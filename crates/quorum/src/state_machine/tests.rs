@@ -147,9 +147,11 @@ async fn builder_captures_state_at_request_time() {
     let mut builder = sm.get_snapshot_builder().await;
     // Applying continues while the snapshot is written; it must not leak into it.
     sm.apply(vec![normal(3)]).await.unwrap();
-    let snap = builder.build_snapshot().await.unwrap();
-    assert_eq!(snap.meta.last_log_id, Some(log_id(1, 2)));
-    // The body is the zxid of the last txn in it, then the applier's bytes.
+    let built = builder.build_snapshot().await.unwrap();
+    assert_eq!(built.meta.last_log_id, Some(log_id(1, 2)));
+    // The body (in the file) is the zxid of the last txn in it, then the applier's bytes.
+    let snap = sm.get_current_snapshot().await.unwrap().unwrap();
+    assert_eq!(snap.meta, built.meta);
     let body = snap.snapshot.get_ref();
     assert_eq!(i64::from_le_bytes(body[..8].try_into().unwrap()), 2);
     let restored = RecordingApplier::default();
@@ -166,12 +168,12 @@ async fn install_snapshot_replaces_state_and_other_snapshots() {
     src.apply(vec![membership(1), normal(2), normal(3)])
         .await
         .unwrap();
-    let snap = src
-        .get_snapshot_builder()
+    src.get_snapshot_builder()
         .await
         .build_snapshot()
         .await
         .unwrap();
+    let snap = src.get_current_snapshot().await.unwrap().unwrap();
 
     let applier = Arc::new(RecordingApplier::default());
     let mut dst = StateMachine::open(dst_dir.path(), applier.clone(), 3).unwrap();

@@ -138,3 +138,48 @@ fn header_errors_are_specific() {
         Err(SnapshotError::ChecksumMismatch)
     ));
 }
+
+#[test]
+fn a_snapshot_in_steps_ignores_later_changes_and_keeps_only_changed_nodes() {
+    let mut h = sample();
+    let expected = snapshot_of(&h.tree);
+    let mut snapshot = h.tree.begin_snapshot();
+    let mut written = Vec::new();
+    assert!(!snapshot.encode_step(&h.tree, 2, &mut written).unwrap());
+
+    h.ok(set_data("/", b"changed", -1));
+    h.ok(set_data("/", b"changed again", -1));
+    h.run(create("/new", b"after the start"));
+    h.ok(set_data("/new", b"changed after its create", -1));
+    h.ok(delete("/ttl", -1));
+    // / (data, a child added, one removed) and /ttl (removed) changed; /new is newer than the
+    // snapshot and needs no pre-image.
+    assert_eq!(h.tree.snapshot_preserved_nodes(), 2);
+
+    while !snapshot.encode_step(&h.tree, 2, &mut written).unwrap() {}
+    h.tree.end_snapshot(&snapshot);
+    assert_eq!(written, expected);
+    assert_eq!(h.tree.snapshot_preserved_nodes(), 0);
+    let restored = DataTree::read_snapshot(&mut written.as_slice()).unwrap();
+    assert_eq!(restored.data("/").unwrap().0, b"root data".to_vec());
+    assert!(restored.data("/ttl").is_some());
+    assert!(restored.data("/new").is_none());
+}
+
+#[test]
+fn a_snapshot_refuses_a_tree_that_stopped_recording_for_it() {
+    let mut h = sample();
+    let mut first = h.tree.begin_snapshot();
+    let _second = h.tree.begin_snapshot();
+    let mut out = Vec::new();
+    assert!(matches!(
+        first.encode_step(&h.tree, 10, &mut out),
+        Err(super::SnapshotWriteError::NotRecording)
+    ));
+    let clone = h.tree.clone();
+    let mut third = h.tree.begin_snapshot();
+    assert!(matches!(
+        third.encode_step(&clone, 10, &mut out),
+        Err(super::SnapshotWriteError::NotRecording)
+    ));
+}
