@@ -131,6 +131,21 @@ async fn files_follow_the_config_center_atomically_and_reconfigure_live() {
     );
     assert_eq!(metric(&http, &reload_ok), Some(2.0));
 
+    // Without `wait` (no quiescence) the destination follows `arbor config push` within a
+    // second of the push command's exit.
+    for n in 1..=3 {
+        let content = format!("c{n}");
+        config_push(&server.connect_string(), "prod/web/extra.txt", &content);
+        let took = wait_until("the pushed content is on disk", DEADLINE, || {
+            read(&out.join("extra.conf")).as_deref() == Some(content.as_str())
+        });
+        eprintln!("push {n}: extra.conf changed {took:?} after `arbor config push` exited");
+        assert!(
+            took <= Duration::from_secs(1),
+            "extra.conf changed {took:?} after the push exited; the bound is 1 s"
+        );
+    }
+
     // A check that refuses the content keeps the old file and says so.
     config_push(&server.connect_string(), "prod/web/checked.txt", "BROKEN");
     let refused = format!(
@@ -165,12 +180,12 @@ async fn files_follow_the_config_center_atomically_and_reconfigure_live() {
         .unwrap()
         .count();
     assert_eq!(cached, 2, "the removed file's cache entry is pruned");
-    push(&coord, "prod/web/extra.txt", "c1").await;
+    push(&coord, "prod/web/extra.txt", "c4").await;
     push(&coord, "prod/web/app.yaml", "v6").await;
     wait_until("a still-managed file follows", DEADLINE, || {
         read(&app).as_deref() == Some("v6")
     });
-    assert_eq!(read(&out.join("extra.conf")).as_deref(), Some("c0"));
+    assert_eq!(read(&out.join("extra.conf")).as_deref(), Some("c3"));
 
     // A broken edit at runtime is refused; the running setup goes on.
     let good = read(&config_path).unwrap();
@@ -249,4 +264,120 @@ fn a_broken_config_names_file_line_and_key_and_exits_nonzero() {
         String::from_utf8_lossy(&check.stderr)
     );
     assert!(String::from_utf8_lossy(&check.stdout).contains("ok (0 services, 1 files)"));
+}
+
+/// agent.yaml itself (not conf.d) edited while the agent runs: a service's port and metadata
+/// change and a file is added, then the service and the first file are removed; all in the same
+/// process and session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_edits_of_agent_yaml_apply_without_a_restart() {
+    let server = ArborServer::start(ArborOptions::new());
+    let servers = server.connect_string();
+    let coord = connect(&servers).await;
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let config_path = root.path().join("agent.yaml");
+    let http = format!("127.0.0.1:{}", free_port());
+    let config = |service: Option<(u16, &str)>, files: &[&str]| {
+        let mut text = format!(
+            "servers: \"{servers}\"\nsession_timeout: 5s\ncache_dir: {}\nhttp: \"{http}\"\nhost: {{name: test-host}}\n",
+            root.path().join("cache").display()
+        );
+        match service {
+            Some((port, color)) => text.push_str(&format!(
+                "services:\n  - {{name: api, id: api-1, address: 127.0.0.1, port: {port}, metadata: {{color: {color}}}}}\n"
+            )),
+            None => text.push_str("services: []\n"),
+        }
+        text.push_str("files:\n");
+        for name in files {
+            text.push_str(&format!(
+                "  - {{source: prod/web/{name}.txt, dest: {}/{name}.conf}}\n",
+                out.display()
+            ));
+        }
+        text
+    };
+    let has = |port: u16, color: &'static str| {
+        let coord = coord.clone();
+        move || {
+            let coord = coord.clone();
+            async move {
+                registry_entry(&coord, "api", "api-1")
+                    .await
+                    .is_some_and(|e| {
+                        e["port"] == port && e["payload"]["metadata"]["color"] == color
+                    })
+            }
+        }
+    };
+    push(&coord, "prod/web/a.txt", "a0").await;
+    push(&coord, "prod/web/b.txt", "b0").await;
+    write(&config_path, &config(Some((7100, "blue")), &["a"]));
+    let agent = AgentProcess::start(&config_path);
+    let pid = agent.pid();
+    wait_until_async("api-1 is registered", DEADLINE, has(7100, "blue")).await;
+    wait_until("a.conf is written", DEADLINE, || {
+        read(&out.join("a.conf")).as_deref() == Some("a0")
+    });
+    let session = ephemeral_owner(&coord, "api", "api-1")
+        .await
+        .expect("registered");
+
+    // Port and metadata change, and a second file: the entry and the files follow.
+    write(&config_path, &config(Some((7101, "green")), &["a", "b"]));
+    wait_until_async(
+        "api-1 has the new port and metadata",
+        DEADLINE,
+        has(7101, "green"),
+    )
+    .await;
+    wait_until("the added file is written", DEADLINE, || {
+        read(&out.join("b.conf")).as_deref() == Some("b0")
+    });
+    config_push(&servers, "prod/web/a.txt", "a1");
+    wait_until("the first file still follows", DEADLINE, || {
+        read(&out.join("a.conf")).as_deref() == Some("a1")
+    });
+    assert_eq!(
+        ephemeral_owner(&coord, "api", "api-1").await,
+        Some(session),
+        "the entry was updated in the agent's session"
+    );
+
+    // The service and the first file leave agent.yaml: the entry goes, the file stays as it is
+    // and no longer follows; the other file still does.
+    write(&config_path, &config(None, &["b"]));
+    wait_until_async("api-1 is deregistered", DEADLINE, || async {
+        registry_entry(&coord, "api", "api-1").await.is_none()
+    })
+    .await;
+    wait_until("one file is managed", DEADLINE, || {
+        metric(&http, "arbor_agent_files_managed") == Some(1.0)
+    });
+    config_push(&servers, "prod/web/a.txt", "a2");
+    config_push(&servers, "prod/web/b.txt", "b1");
+    wait_until("the remaining file follows", DEADLINE, || {
+        read(&out.join("b.conf")).as_deref() == Some("b1")
+    });
+    assert_eq!(read(&out.join("a.conf")).as_deref(), Some("a1"));
+
+    // All of it in the first process and its first session.
+    assert_eq!(agent.pid(), pid);
+    assert_eq!(metric(&http, "arbor_agent_sessions_total"), Some(1.0));
+    assert_eq!(
+        metric(
+            &http,
+            "arbor_agent_config_reloads_total{result=\"applied\"}"
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(
+            &http,
+            "arbor_agent_config_reloads_total{result=\"refused\"}"
+        ),
+        None
+    );
 }

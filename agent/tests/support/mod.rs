@@ -97,8 +97,9 @@ impl Drop for AgentProcess {
     }
 }
 
-/// Polls `condition` until it holds; panics with `what` (and `context()`) at the deadline.
-pub fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
+/// Polls `condition` (every 20 ms) until it holds and returns how long that took; panics with
+/// `what` at the deadline.
+pub fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
     while !condition() {
         assert!(
@@ -107,6 +108,7 @@ pub fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() ->
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    started.elapsed()
 }
 
 /// Async variant of [`wait_until`].
@@ -179,6 +181,15 @@ pub async fn registry_entry(coord: &ZkCoord, service: &str, id: &str) -> Option<
         .await
         .expect("read registry")?;
     Some(serde_json::from_slice(&node.data).expect("instance JSON"))
+}
+
+/// The session that owns the registry entry `/services/<service>/<id>`, if present.
+pub async fn ephemeral_owner(coord: &ZkCoord, service: &str, id: &str) -> Option<i64> {
+    coord
+        .get(&format!("/services/{service}/{id}"))
+        .await
+        .expect("read registry")
+        .map(|node| node.stat.ephemeral_owner)
 }
 
 /// `GET http://<addr><path>`: status and body, or `None` if the connection failed.

@@ -1,6 +1,7 @@
 //! `arbor config` end to end: the real binary against a real `arbor server`, and against a
 //! real Apache ZooKeeper 3.8 (it talks the plain ZooKeeper protocol). Checks exit codes, output,
-//! and the tree through a separate ZooKeeper session.
+//! and the tree through a separate ZooKeeper session; and that a long poll on the server's HTTP
+//! API answers a CLI push at once.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -8,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use arbor_coord::remote::ZkCoord;
 use arbor_coord::Coordination;
-use arbor_test_support::{arbor_bin, free_port, ArborOptions, ArborServer, ZkReference};
+use arbor_test_support::{
+    arbor_bin, free_port, http_get, ArborOptions, ArborServer, TreeView, ZkReference,
+};
 
 fn config_command(server: &str, args: &[&str]) -> Command {
     let mut command = Command::new(arbor_bin());
@@ -57,6 +60,31 @@ fn write(dir: &Path, name: &str, content: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
     path.to_str().unwrap().to_string()
+}
+
+/// The whole tree as a separate client of `server` reads it (data and stats of every node),
+/// for "a refusal changed nothing" checks.
+fn tree(server: &str) -> TreeView {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = zookeeper_client::Client::connect(server)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {server}: {e}"));
+        TreeView::read(&client, "/")
+            .await
+            .unwrap_or_else(|e| panic!("read the tree of {server}: {e}"))
+    })
+}
+
+fn assert_same_tree(before: &TreeView, after: &TreeView, what: &str) {
+    assert!(
+        before == after,
+        "{what} changed the tree: {}",
+        before.first_difference(after).unwrap_or_default()
+    );
 }
 
 /// The lines a child prints, as they come.
@@ -119,6 +147,7 @@ fn scenario(server: &str) {
     );
 
     // Refusals: exit 1, a clear message, nothing written.
+    let before = tree(server);
     let bad = write(dir.path(), "bad.yml", "server:\n  port: [8080\n");
     let err = expect(
         server,
@@ -141,6 +170,71 @@ fn scenario(server: &str) {
         1,
     );
     assert!(err.contains("invalid env \"..\""), "{err}");
+    // Bad names, for writes and reads alike: refused before anything is sent.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "push", &file, "--env", "", "--app", "web", "--name", "a.yml",
+            ],
+            "invalid env \"\": must not be empty",
+        ),
+        (
+            &[
+                "push", &file, "--env", "prod", "--app", "", "--name", "a.yml",
+            ],
+            "invalid app \"\": must not be empty",
+        ),
+        (
+            &[
+                "push", &file, "--env", "prod", "--app", "..", "--name", "a.yml",
+            ],
+            "invalid app \"..\": `.` and `..` are not names",
+        ),
+        (
+            &[
+                "push", &file, "--env", "prod", "--app", "web", "--name", "..",
+            ],
+            "invalid config name \"..\": `.` and `..` are not names",
+        ),
+        (
+            &[
+                "push", &file, "--env", "prod", "--app", "web", "--name", "v2",
+            ],
+            "invalid config name \"v2\": needs an extension",
+        ),
+        (
+            &["delete", "--env", "", "--app", "web", "--name", "motd.txt"],
+            "invalid env \"\": must not be empty",
+        ),
+        (
+            &["delete", "--env", "prod", "--app", "", "--name", "motd.txt"],
+            "invalid app \"\": must not be empty",
+        ),
+        (
+            &["delete", "--env", "prod", "--app", "web", "--name", "motd"],
+            "needs an extension",
+        ),
+        (
+            &[
+                "rollback", "--to", "1", "--env", "prod", "--app", "", "--name", "motd.txt",
+            ],
+            "invalid app \"\": must not be empty",
+        ),
+        (
+            &["get", "--env", "", "--app", "web", "--name", "motd.txt"],
+            "invalid env \"\": must not be empty",
+        ),
+        (
+            &["get", "--env", "prod", "--app", "web", "--name", ".."],
+            "`.` and `..` are not names",
+        ),
+        (&["ls", "--env", ""], "invalid env \"\": must not be empty"),
+    ];
+    for (args, message) in cases {
+        let err = expect(server, args, 1);
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+    assert_same_tree(&before, &tree(server), "refused pushes and bad names");
     let history = expect(server, &[&["history"][..], &target].concat(), 0);
     assert_eq!(
         history.lines().count(),
@@ -198,6 +292,21 @@ fn scenario(server: &str) {
         "prod/web/application.yml: unchanged at version 2"
     );
 
+    // get --version: any retained version's bytes; --info describes that version.
+    let at = |version: &'static str| [&["get", "--version", version][..], &target].concat();
+    assert_eq!(expect(server, &at("1"), 0), v1);
+    assert_eq!(expect(server, &at("2"), 0), v2);
+    let info = expect(server, &[&at("1")[..], &["--info"]].concat(), 0);
+    assert!(
+        info.contains("version: 1\n") && info.contains("kind: push\n"),
+        "{info}"
+    );
+    let err = expect(server, &at("9"), 1);
+    assert!(
+        err.contains("prod/web/application.yml: version 9 is not in the history"),
+        "{err}"
+    );
+
     // Listings, history, diff.
     assert_eq!(expect(server, &["ls"], 0), "prod\n");
     assert_eq!(expect(server, &["ls", "--env", "prod"], 0), "web\n");
@@ -247,6 +356,11 @@ fn scenario(server: &str) {
     assert_eq!(out.trim(), "prod/web/application.yml: version 3");
     let got = expect(server, &[&["get"][..], &target].concat(), 0);
     assert_eq!(got, v1, "rollback restores v1's bytes");
+    assert_eq!(
+        expect(server, &at("2"), 0),
+        v2,
+        "older versions stay readable"
+    );
     expect(
         server,
         &[&["push", &file, "--name", "application.yml"][..], &web].concat(),
@@ -351,6 +465,18 @@ fn scenario(server: &str) {
         err.contains("no such config (deleted in version 2)"),
         "{err}"
     );
+    // The deleted config's retained versions can still be read.
+    let motd_v1 = expect(
+        server,
+        &[
+            &["get", "--version", "1"][..],
+            &web,
+            &["--name", "motd.txt"],
+        ]
+        .concat(),
+        0,
+    );
+    assert_eq!(motd_v1, "hello\n");
 }
 
 #[test]
@@ -413,4 +539,95 @@ fn config_cli_against_reference_zookeeper() {
     }
     let zk = ZkReference::standalone();
     scenario(&zk.connect_string());
+}
+
+/// Issue 5: "HTTP long-poll returns within a second of a CLI push". A long poll on the server's
+/// admin port (`?watch=<version>&timeout=30s`) is waiting when the real `arbor config push`
+/// runs; it must answer with the pushed version within a second of the push command's exit
+/// (measured from the exit, so the CLI's own start-up and connect do not count).
+#[test]
+fn http_long_poll_answers_within_a_second_of_a_cli_push() {
+    const BOUND: Duration = Duration::from_secs(1);
+    let server = ArborServer::start(ArborOptions::new());
+    let connect = server.connect_string();
+    let admin = server.admin_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let doc = "/api/v1/config/prod/web/application.yml";
+    let push = |content: &str| {
+        let file = write(dir.path(), "application.yml", content);
+        let started = Instant::now();
+        let out = expect(
+            &connect,
+            &["push", &file, "--env", "prod", "--app", "web"],
+            0,
+        );
+        (started, Instant::now(), out)
+    };
+    push("round: 0\n");
+    // The server's API client may still be connecting: wait until it reads version 1.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = http_get(admin, doc).unwrap();
+        if response.status == 200 {
+            let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+            assert_eq!(body["version"], 1, "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the config API never answered: {} {}",
+            response.status,
+            response.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut latencies = Vec::new();
+    for round in 1..=3u64 {
+        let target = format!("{doc}?watch={round}&timeout=30s");
+        let poll = std::thread::spawn(move || {
+            let response = http_get(admin, &target).unwrap();
+            (response, Instant::now())
+        });
+        // The poll is parked on the server (it would answer at once if the version differed).
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !poll.is_finished(),
+            "round {round}: the long poll answered before any push"
+        );
+        let content = format!("round: {round}\n");
+        let (push_started, push_exited, out) = push(&content);
+        assert_eq!(
+            out.trim(),
+            format!("prod/web/application.yml: version {}", round + 1)
+        );
+        let (response, answered) = poll.join().unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&response.body)
+            .unwrap_or_else(|e| panic!("round {round}: {e}: {}", response.text()));
+        assert_eq!(response.status, 200, "round {round}: {body}");
+        assert_eq!(
+            (
+                body["changed"].as_bool(),
+                body["version"].as_u64(),
+                body["content"].as_str()
+            ),
+            (Some(true), Some(round + 1), Some(content.as_str())),
+            "round {round}: {body}"
+        );
+        assert!(
+            answered > push_started,
+            "round {round}: the poll answered before the push started"
+        );
+        let latency = answered.saturating_duration_since(push_exited);
+        eprintln!(
+            "round {round}: push took {:?}; the long poll answered {latency:?} after it exited",
+            push_exited - push_started
+        );
+        latencies.push(latency);
+    }
+    let worst = latencies.iter().max().copied().unwrap_or_default();
+    assert!(
+        worst <= BOUND,
+        "a long poll answered {worst:?} after the push exited (bound {BOUND:?}; all: {latencies:?})"
+    );
 }

@@ -158,6 +158,20 @@ fn bool_param(request: &ApiRequest, name: &str) -> Result<bool, Failure> {
     }
 }
 
+/// The path below [`PREFIX`] split at `/`. Empty segments are kept, so an empty env or app
+/// (`prod//application.yml`) is refused by the name checks instead of being read as a shorter
+/// path (there: the settings of an app called `application.yml`); one trailing slash is allowed.
+fn segments(path: &str) -> Vec<&str> {
+    let Some(rest) = path.strip_prefix(PREFIX) else {
+        return Vec::new();
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    match rest.strip_prefix('/') {
+        Some(rest) => rest.split('/').collect(),
+        None => Vec::new(),
+    }
+}
+
 /// `30s`, `500ms`, `2m`, or plain seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
@@ -220,7 +234,7 @@ fn current_json(key: &ConfigKey, current: &Current, changed: bool) -> Value {
 
 impl<C: Coordination> ConfigApi<C> {
     async fn route(&self, request: &ApiRequest) -> Result<ApiResponse, Failure> {
-        let segments = request.segments_under(PREFIX).unwrap_or_default();
+        let segments = segments(&request.path);
         let method = request.method.as_str();
         match segments.as_slice() {
             [] => match method {
@@ -404,6 +418,19 @@ impl<C: Coordination> ConfigApi<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_segments_are_kept_but_a_trailing_slash_is_not_a_segment() {
+        assert_eq!(segments("/api/v1/config"), Vec::<&str>::new());
+        assert_eq!(segments("/api/v1/config/"), Vec::<&str>::new());
+        assert_eq!(segments("/api/v1/config/prod/web/"), ["prod", "web"]);
+        assert_eq!(
+            segments("/api/v1/config/prod//a.yml"),
+            ["prod", "", "a.yml"]
+        );
+        assert_eq!(segments("/api/v1/config//web/a.yml"), ["", "web", "a.yml"]);
+        assert_eq!(segments("/api/v1/config//"), [""]);
+    }
 
     #[test]
     fn durations_parse_in_consul_style() {
