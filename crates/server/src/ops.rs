@@ -3,8 +3,8 @@
 
 use arbor_proto::records::{CreateRequest, CreateTtlRequest};
 use arbor_proto::{
-    perms, validate_create_path, validate_path, Acl, AddWatchMode, ClientInfo, CreateMode,
-    ErrorCode, EventType, Id, MultiOp, MultiResult, OpCode, Request, Response, Stat,
+    perms, Acl, AddWatchMode, ClientInfo, CreateMode, ErrorCode, EventType, Id, MultiOp,
+    MultiResult, OpCode, Request, Response, Stat,
 };
 use arbor_tree::{CreateOp, OpResult, SessionId, TxnOp, TxnResult};
 
@@ -18,8 +18,15 @@ pub struct Caller<'a> {
     pub auth: &'a [Id],
 }
 
-fn valid(path: &str) -> Result<(), ErrorCode> {
-    validate_path(path).map_err(|_| ErrorCode::BadArguments)
+/// The path a read looks up. ZooKeeper's server does not validate read paths: a malformed one
+/// simply names no node (`NONODE`), and `""` is the root (its data tree maps both `""` and `/`
+/// to the root). Clients validate before sending, so this matters only for raw clients.
+fn read_path(path: &str) -> &str {
+    if path.is_empty() {
+        "/"
+    } else {
+        path
+    }
 }
 
 /// How to shape the reply of a write once its txn has been applied.
@@ -65,7 +72,9 @@ fn create(
     if !mode_fits_op {
         return Err(ErrorCode::BadArguments);
     }
-    validate_create_path(&path, mode.is_sequential()).map_err(|_| ErrorCode::BadArguments)?;
+    // The path is judged by the tree when the txn is applied, in ZooKeeper's order (no `/` or
+    // a NUL, then the parent, its ACL, then the full path: `/a/../b` is NONODE, not
+    // BADARGUMENTS, because its parent `/a/..` does not exist).
     Ok(CreateOp {
         path,
         data,
@@ -90,37 +99,28 @@ fn multi_op(op: MultiOp) -> Result<(TxnOp, WriteReply), ErrorCode> {
             WriteReply::Create2,
         ),
         MultiOp::CreateTtl(r) => (TxnOp::Create(create_ttl_op(r)?), WriteReply::Create2),
-        MultiOp::Delete(r) => {
-            valid(&r.path)?;
-            (
-                TxnOp::Delete {
-                    path: r.path,
-                    version: r.version,
-                },
-                WriteReply::Empty,
-            )
-        }
-        MultiOp::SetData(r) => {
-            valid(&r.path)?;
-            (
-                TxnOp::SetData {
-                    path: r.path,
-                    data: r.data,
-                    version: r.version,
-                },
-                WriteReply::Stat,
-            )
-        }
-        MultiOp::Check(r) => {
-            valid(&r.path)?;
-            (
-                TxnOp::Check {
-                    path: r.path,
-                    version: r.version,
-                },
-                WriteReply::Empty,
-            )
-        }
+        MultiOp::Delete(r) => (
+            TxnOp::Delete {
+                path: r.path,
+                version: r.version,
+            },
+            WriteReply::Empty,
+        ),
+        MultiOp::SetData(r) => (
+            TxnOp::SetData {
+                path: r.path,
+                data: r.data,
+                version: r.version,
+            },
+            WriteReply::Stat,
+        ),
+        MultiOp::Check(r) => (
+            TxnOp::Check {
+                path: r.path,
+                version: r.version,
+            },
+            WriteReply::Empty,
+        ),
         MultiOp::GetChildren(_) | MultiOp::GetData(_) => return Err(ErrorCode::BadArguments),
     })
 }
@@ -139,7 +139,6 @@ pub fn write_op(request: Request) -> Result<(TxnOp, WriteReply), ErrorCode> {
         Request::SetData(r) => MultiOp::SetData(r),
         Request::Check(r) => MultiOp::Check(r),
         Request::SetAcl(r) => {
-            valid(&r.path)?;
             return Ok((
                 TxnOp::SetAcl {
                     path: r.path,
@@ -217,10 +216,9 @@ fn redact(acl: Vec<Acl>) -> Vec<Acl> {
 }
 
 fn read_data(db: &Db, who: &Caller, path: &str, watch: bool) -> Result<(Vec<u8>, Stat), ErrorCode> {
-    valid(path)?;
     let tree = db.read();
-    tree.check_perm(path, perms::READ, who.auth)?;
-    let (data, stat) = tree.data(path).ok_or(ErrorCode::NoNode)?;
+    tree.check_perm(read_path(path), perms::READ, who.auth)?;
+    let (data, stat) = tree.data(read_path(path)).ok_or(ErrorCode::NoNode)?;
     if watch {
         db.add_watch(who.conn, WatchKind::Data, path);
     }
@@ -233,10 +231,9 @@ fn read_children(
     path: &str,
     watch: bool,
 ) -> Result<(Vec<String>, Stat), ErrorCode> {
-    valid(path)?;
     let tree = db.read();
-    tree.check_perm(path, perms::READ, who.auth)?;
-    let (children, stat) = tree.children(path).ok_or(ErrorCode::NoNode)?;
+    tree.check_perm(read_path(path), perms::READ, who.auth)?;
+    let (children, stat) = tree.children(read_path(path)).ok_or(ErrorCode::NoNode)?;
     if watch {
         db.add_watch(who.conn, WatchKind::Child, path);
     }
@@ -249,9 +246,12 @@ pub fn read(db: &Db, who: &Caller, request: &Request) -> Result<Response, ErrorC
     match request {
         Request::Ping => Ok(Response::Empty),
         Request::Exists(r) => {
-            valid(&r.path)?;
+            // The one read ZooKeeper checks: a NUL in the path.
+            if r.path.contains('\0') {
+                return Err(ErrorCode::BadArguments);
+            }
             let tree = db.read();
-            let stat = tree.stat(&r.path);
+            let stat = tree.stat(read_path(&r.path));
             if r.watch {
                 // A watch on a missing node waits for its creation (an "exist" watch).
                 db.add_watch(who.conn, WatchKind::Data, &r.path);
@@ -268,13 +268,13 @@ pub fn read(db: &Db, who: &Caller, request: &Request) -> Result<Response, ErrorC
             read_children(db, who, &r.path, r.watch).map(|(c, s)| Response::GetChildren2(c, s))
         }
         Request::GetAcl(r) => {
-            valid(&r.path)?;
+            let path = read_path(&r.path);
             let tree = db.read();
-            let (acl, stat) = tree.acl(&r.path).ok_or(ErrorCode::NoNode)?;
-            if tree.check_perm(&r.path, perms::ADMIN, who.auth).is_ok() {
+            let (acl, stat) = tree.acl(path).ok_or(ErrorCode::NoNode)?;
+            if tree.check_perm(path, perms::ADMIN, who.auth).is_ok() {
                 Ok(Response::GetAcl(acl, stat))
             } else {
-                tree.check_perm(&r.path, perms::READ, who.auth)?;
+                tree.check_perm(path, perms::READ, who.auth)?;
                 Ok(Response::GetAcl(redact(acl), stat))
             }
         }
@@ -289,10 +289,10 @@ pub fn read(db: &Db, who: &Caller, request: &Request) -> Result<Response, ErrorC
             ))
         }
         Request::GetAllChildrenNumber(r) => {
-            valid(&r.path)?;
+            let path = read_path(&r.path);
             let tree = db.read();
-            tree.check_perm(&r.path, perms::READ, who.auth)?;
-            let n = tree.all_children_number(&r.path).ok_or(ErrorCode::NoNode)?;
+            tree.check_perm(path, perms::READ, who.auth)?;
+            let n = tree.all_children_number(path).ok_or(ErrorCode::NoNode)?;
             Ok(Response::GetAllChildrenNumber(
                 n.clamp(0, i64::from(i32::MAX)) as i32,
             ))
@@ -324,7 +324,7 @@ pub fn read(db: &Db, who: &Caller, request: &Request) -> Result<Response, ErrorC
                 .collect(),
         )),
         Request::AddWatch(r) => {
-            valid(&r.path)?;
+            // As ZooKeeper: any path is accepted (a malformed one never fires).
             let kind = match r.watch_mode().ok_or(ErrorCode::BadArguments)? {
                 AddWatchMode::Persistent => WatchKind::Persistent,
                 AddWatchMode::PersistentRecursive => WatchKind::PersistentRecursive,
@@ -475,25 +475,23 @@ mod tests {
     }
 
     #[test]
-    fn bad_paths_are_refused_before_proposing() {
-        assert_eq!(
-            write_op(Request::Create(create("a", 0))).unwrap_err(),
-            ErrorCode::BadArguments
-        );
-        assert_eq!(
-            write_op(Request::Create(create("/a/", 0))).unwrap_err(),
-            ErrorCode::BadArguments
-        );
-        // A sequential create may end in '/': the suffix is appended.
-        assert!(write_op(Request::Create(create("/a/", 2))).is_ok());
-        assert_eq!(
-            write_op(Request::Delete(DeleteRequest {
-                path: "//x".into(),
-                version: -1
-            }))
-            .unwrap_err(),
-            ErrorCode::BadArguments
-        );
+    fn malformed_paths_are_left_to_the_tree() {
+        // The tree judges paths when applying, in ZooKeeper's order (parent lookup before
+        // validation), so a malformed path reaches it unchanged (modes are checked here:
+        // `create_modes_must_match_opcode`).
+        for path in ["a", "/a/", "/a/../b"] {
+            let (op, _) = write_op(Request::Create(create(path, 0))).unwrap();
+            assert!(
+                matches!(op, TxnOp::Create(ref c) if c.path == path),
+                "{path}"
+            );
+        }
+        let (op, _) = write_op(Request::Delete(DeleteRequest {
+            path: "//x".into(),
+            version: -1,
+        }))
+        .unwrap();
+        assert!(matches!(op, TxnOp::Delete { ref path, .. } if path == "//x"));
     }
 
     #[test]
