@@ -25,7 +25,7 @@ mod zk_reference;
 mod zk_tree;
 
 pub use arbor::{render_zoo_cfg, render_zoo_cfg_on, ArborOptions, ArborServer, Placement};
-pub use ensemble::{ArborEnsemble, MemberPlacement};
+pub use ensemble::{ArborEnsemble, EnsembleOptions, MemberPlacement};
 pub use error::HarnessError;
 pub use four_letter::{send_four_letter, wait_for_imok};
 pub use http::{http_get, http_request, HttpRequestSpec, HttpResponse};
