@@ -152,22 +152,19 @@ impl Server {
         };
         // Peer TLS is loaded whenever sslQuorum is set (standalone too), so a broken
         // certificate is found when the server starts, not when the ensemble grows.
-        let peer_tls =
-            if config.quorum_tls.enabled {
-                let files = config.quorum_tls.files(&config.tls).map_err(|key| {
-                    crate::tls::TlsError::File {
-                        what: key,
-                        path: Default::default(),
-                        message: "is not set (sslQuorum=true)".into(),
-                    }
-                })?;
-                Some(crate::tls::peer::peer_tls(
-                    &files,
-                    config.quorum_tls.hostname_verification,
-                )?)
-            } else {
-                None
-            };
+        let peer_tls = if config.quorum_tls.enabled {
+            // Parsed configurations are validated already; this guards built ones.
+            let files = config
+                .quorum_tls
+                .files(&config.tls)
+                .map_err(|key| crate::tls::TlsError::PeerFileNotSet { key })?;
+            Some(crate::tls::peer::peer_tls(
+                &files,
+                config.quorum_tls.hostname_verification,
+            )?)
+        } else {
+            None
+        };
         // The admin listeners answer /healthz (and /readyz: "starting") during log replay.
         let (admin, admin_listeners) = Admin::start(&config, admin_tls).await?;
         let AdminListeners {

@@ -250,8 +250,7 @@ impl PeerClient {
             }
             Some(connector) => {
                 let remote = stream.peer_addr()?.ip();
-                let name =
-                    tls::server_name(&self.addr).map_err(|e| WireError::Decode(e.to_string()))?;
+                let name = tls::server_name(&self.addr)?;
                 let stream = connector
                     .connect(name, stream)
                     .await

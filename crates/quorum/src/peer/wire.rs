@@ -140,6 +140,8 @@ pub enum WireError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    ServerName(#[from] super::tls::BadServerName),
     #[error("TLS handshake with {remote} took longer than {timeout:?}")]
     TlsTimeout {
         remote: std::net::IpAddr,

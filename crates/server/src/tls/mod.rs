@@ -45,6 +45,8 @@ pub enum TlsError {
     Verifier { path: PathBuf, message: String },
     #[error("peer certificate verification ({path}): {message}")]
     PeerVerifier { path: PathBuf, message: String },
+    #[error("{key} is not set (sslQuorum=true)")]
+    PeerFileNotSet { key: &'static str },
 }
 
 fn file_error(what: &'static str, path: &Path, message: impl ToString) -> TlsError {
