@@ -77,6 +77,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.tls.admin (not .Values.tls.enabled) -}}
 {{- fail "tls.admin needs tls.enabled" -}}
 {{- end -}}
+{{- if and .Values.tls.quorum (not .Values.tls.enabled) -}}
+{{- fail "tls.quorum needs tls.enabled" -}}
+{{- end -}}
 {{- if not (has .Values.tls.clientAuth (list "none" "want" "need")) -}}
 {{- fail (printf "tls.clientAuth must be none, want or need, got %q" .Values.tls.clientAuth) -}}
 {{- end -}}

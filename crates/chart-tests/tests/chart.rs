@@ -70,6 +70,7 @@ fn lint_is_clean_for_default_and_full_values() {
         "tls.existingSecret=arbor-tls",
         "tls.admin=true",
         "tls.clientAuth=need",
+        "tls.quorum=true",
         "metrics.serviceMonitor.enabled=true",
         "agent.enabled=true",
         "apiAuth.existingSecret=arbor-tokens",
@@ -180,6 +181,7 @@ fn default_values_render_a_three_member_ensemble() {
     }
     assert!(!cfg.contains_key("server.4"));
     assert!(!cfg.contains_key("secureClientPort"));
+    assert!(!cfg.contains_key("sslQuorum"));
     assert!(!cfg.contains_key("admin.tokensFile"));
     // A config change rolls the pods.
     assert!(spec["template"]["metadata"]["annotations"]["checksum/config"].is_string());
@@ -235,6 +237,7 @@ fn non_default_values_change_the_rendered_objects() {
             "tls.existingSecret=arbor-tls",
             "tls.clientAuth=need",
             "tls.admin=true",
+            "tls.quorum=true",
             "apiAuth.existingSecret=arbor-tokens",
             "metrics.serviceMonitor.enabled=true",
             "metrics.serviceMonitor.interval=15s",
@@ -289,6 +292,8 @@ fn non_default_values_change_the_rendered_objects() {
     assert_eq!(cfg["ssl.trustFile"], "/tls/ca.crt");
     assert_eq!(cfg["ssl.clientAuth"], "need");
     assert_eq!(cfg["admin.forceHttps"], "true");
+    // The members talk TLS with the same files (ssl.quorum.* fall back to ssl.*).
+    assert_eq!(cfg["sslQuorum"], "true");
     assert_eq!(cfg["admin.tokensFile"], "/auth/tokens");
     assert_eq!(
         cfg["server.5"],
@@ -406,6 +411,7 @@ fn invalid_values_fail_with_a_clear_message() {
             "tls.enabled needs tls.existingSecret",
         ),
         (vec!["tls.admin=true"], "tls.admin needs tls.enabled"),
+        (vec!["tls.quorum=true"], "tls.quorum needs tls.enabled"),
         (
             vec![
                 "tls.enabled=true",

@@ -1,5 +1,6 @@
 //! The zoo.cfg the chart renders is accepted by the server's own configuration parser, with
-//! every key known (none ignored), for the default values and with TLS and tokens.
+//! every key known (none ignored), for the default values and with TLS (clients, admin port,
+//! members) and tokens.
 
 use arbor_chart_tests::{helm_binary, render};
 use arbor_server::config::ClientAuth;
@@ -39,6 +40,7 @@ fn the_rendered_zoo_cfg_parses_with_no_ignored_key() {
         "tls.existingSecret=s",
         "tls.clientAuth=want",
         "tls.admin=true",
+        "tls.quorum=true",
         "apiAuth.existingSecret=t",
         "config.extra.extendedTypesEnabled=true",
     ]);
@@ -46,6 +48,16 @@ fn the_rendered_zoo_cfg_parses_with_no_ignored_key() {
     assert_eq!(config.secure_client_port, Some(2281));
     assert_eq!(config.tls.effective_client_auth(), ClientAuth::Want);
     assert!(config.tls.admin_https);
+    // Peers use the Secret's files too, through the ssl.* fallback.
+    assert!(config.quorum_tls.enabled);
+    let peer_files = config
+        .quorum_tls
+        .files(&config.tls)
+        .expect("peer TLS files");
+    assert_eq!(peer_files.cert.path, std::path::Path::new("/tls/tls.crt"));
+    assert_eq!(peer_files.key.path, std::path::Path::new("/tls/tls.key"));
+    assert_eq!(peer_files.trust.path, std::path::Path::new("/tls/ca.crt"));
+    assert!(config.quorum_tls.hostname_verification);
     assert_eq!(
         config.admin.tokens_file.as_deref(),
         Some(std::path::Path::new("/auth/tokens"))

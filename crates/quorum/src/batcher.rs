@@ -35,7 +35,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ProposeError;
-use crate::peer::client::{CallError, Link, PeerClient};
+use crate::peer::client::{CallError, Dialer, Link, PeerClient};
 use crate::peer::wire::{ForwardedTxn, Origin, PeerRequest, PeerResponse};
 use crate::types::{NodeId, Response, TxnBatch, TypeConfig};
 
@@ -61,8 +61,8 @@ pub(crate) struct Proposal {
 /// Settings of the pipeline.
 #[derive(Debug, Clone)]
 pub(crate) struct BatcherConfig {
-    pub me: NodeId,
-    pub cluster: String,
+    /// Forwards to the leader are dialed as this.
+    pub dialer: Dialer,
     /// How long a batch waits for a leader to exist before it fails.
     pub leader_wait: Duration,
     /// How long a proposal may take from leaving the queue to being answered.
@@ -327,7 +327,7 @@ impl Pipeline {
             }
             let mut last_error = None;
             if let (Some(leader), Some(addr)) = (leader, leader_addr) {
-                if leader != self.config.me {
+                if leader != self.config.dialer.me() {
                     let client = self.forward_client(leader, &addr);
                     match client.link().await {
                         Ok(link) => return Ok(Target::Remote { leader, term, link }),
@@ -349,21 +349,13 @@ impl Pipeline {
     }
 
     fn forward_client(&mut self, leader: NodeId, addr: &str) -> Arc<PeerClient> {
-        let client = self.forward_clients.entry(leader).or_insert_with(|| {
-            Arc::new(PeerClient::new(
-                &self.config.cluster,
-                self.config.me,
-                leader,
-                addr,
-            ))
-        });
+        let dialer = &self.config.dialer;
+        let client = self
+            .forward_clients
+            .entry(leader)
+            .or_insert_with(|| Arc::new(PeerClient::new(dialer, leader, addr)));
         if client.addr() != addr {
-            *client = Arc::new(PeerClient::new(
-                &self.config.cluster,
-                self.config.me,
-                leader,
-                addr,
-            ));
+            *client = Arc::new(PeerClient::new(dialer, leader, addr));
         }
         client.clone()
     }

@@ -30,6 +30,7 @@ pub mod types;
 
 pub use error::{LogError, ProposeError, QuorumError, SnapshotError};
 pub use observe::{DurationObserver, Leadership, LeadershipWatch, StorageObservers};
+pub use peer::tls::PeerTls;
 pub use peer::wire::Membership;
 pub use quorum::{Ensemble, Quorum, QuorumConfig, QuorumStatus, Role};
 pub use types::{Applier, Response, SnapshotBytes, SnapshotWriter, TxnBatch, TypeConfig};

@@ -16,7 +16,7 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
-use crate::peer::client::{CallError, PeerClient};
+use crate::peer::client::{CallError, Dialer, PeerClient};
 use crate::peer::wire::{PeerRequest, PeerResponse, MAX_APPEND_BYTES};
 use crate::types::{Node, NodeId, TypeConfig};
 
@@ -76,19 +76,15 @@ impl RaftNetwork<TypeConfig> for UnreachablePeer {
     }
 }
 
-/// Raft RPCs over TCP to the members' quorum ports.
+/// Raft RPCs over TCP (or TLS, as the [`Dialer`] says) to the members' quorum ports.
 #[derive(Debug, Clone)]
 pub struct TcpNetwork {
-    cluster: String,
-    me: NodeId,
+    dialer: Dialer,
 }
 
 impl TcpNetwork {
-    pub fn new(cluster: &str, me: NodeId) -> TcpNetwork {
-        TcpNetwork {
-            cluster: cluster.to_owned(),
-            me,
-        }
+    pub fn new(dialer: Dialer) -> TcpNetwork {
+        TcpNetwork { dialer }
     }
 }
 
@@ -97,8 +93,8 @@ impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
 
     async fn new_client(&mut self, target: NodeId, node: &Node) -> TcpPeer {
         TcpPeer {
-            me: self.me,
-            client: PeerClient::new(&self.cluster, self.me, target, &node.addr),
+            me: self.dialer.me(),
+            client: PeerClient::new(&self.dialer, target, &node.addr),
         }
     }
 }

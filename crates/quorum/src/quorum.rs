@@ -20,8 +20,9 @@ use crate::log_store::{FlushAck, LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
 use crate::network::{NoPeers, TcpNetwork};
 use crate::observe::{LeadershipWatch, StorageObservers};
 use crate::peer;
-use crate::peer::client::PeerClient;
+use crate::peer::client::{Dialer, PeerClient};
 use crate::peer::listener::{PeerService, ServeFuture};
+use crate::peer::tls::PeerTls;
 use crate::peer::wire::{Membership, Origin, PeerRequest, PeerResponse};
 use crate::snapshot::{self, MIN_RETAIN_COUNT};
 use crate::state_machine::StateMachine;
@@ -58,6 +59,9 @@ pub struct QuorumConfig {
     pub startup_timeout: Duration,
     /// Where fsync and snapshot durations are reported (metrics); none by default.
     pub observers: StorageObservers,
+    /// `sslQuorum`: mutual TLS on every peer connection, both directions; `None`: plain TCP.
+    /// Used by ensemble members only.
+    pub peer_tls: Option<PeerTls>,
 }
 
 /// The members of an ensemble, from the `server.N` lines.
@@ -127,6 +131,7 @@ impl QuorumConfig {
             segment_size: DEFAULT_SEGMENT_SIZE,
             startup_timeout: Duration::from_secs(300),
             observers: StorageObservers::default(),
+            peer_tls: None,
         }
     }
 
@@ -264,6 +269,8 @@ struct QuorumInner {
     /// Whether this node, as a follower or observer, has caught up with the leader of the
     /// current term (see [`CatchUp`]).
     catch_up: Mutex<CatchUp>,
+    /// How this node dials its peers (cluster name, id, TLS).
+    dialer: Dialer,
     /// Connections to the leader for read-index requests and session reports.
     leader_clients: Mutex<BTreeMap<NodeId, Arc<PeerClient>>>,
     stopped: AtomicBool,
@@ -289,7 +296,8 @@ impl Quorum {
         // is durable here: openraft may be told "flushed" early while the state machine waits
         // for the group fsync.
         let parts = Self::open_storage(&cfg, &applier, FlushAck::BeforeApply, 0)?;
-        let quorum = Self::assemble(&cfg, parts, applier, NoPeers, None).await?;
+        let dialer = Dialer::new(CLUSTER_NAME, cfg.node_id, None);
+        let quorum = Self::assemble(&cfg, parts, applier, NoPeers, dialer, None).await?;
         if let Err(e) = quorum.become_standalone_leader(&cfg).await {
             quorum.shutdown().await;
             return Err(e);
@@ -330,8 +338,17 @@ impl Quorum {
                 addr: my_addr.clone(),
                 source,
             })?;
-        let network = TcpNetwork::new(CLUSTER_NAME, me);
-        let quorum = Self::assemble(&cfg, parts, applier, network, Some(ensemble.clone())).await?;
+        let dialer = Dialer::new(CLUSTER_NAME, me, cfg.peer_tls.as_ref());
+        let network = TcpNetwork::new(dialer.clone());
+        let quorum = Self::assemble(
+            &cfg,
+            parts,
+            applier,
+            network,
+            dialer.clone(),
+            Some(ensemble.clone()),
+        )
+        .await?;
         let service: Arc<dyn PeerService> = Arc::new(NodeService {
             quorum: Arc::downgrade(&quorum.inner),
         });
@@ -340,6 +357,7 @@ impl Quorum {
             CLUSTER_NAME.to_owned(),
             me,
             service,
+            cfg.peer_tls.clone(),
         ));
 
         if ensemble.voters.contains_key(&me) {
@@ -350,7 +368,7 @@ impl Quorum {
                 Duration::from_millis(rank * Timings::for_tick(cfg.tick_ms, 0).election_min);
             quorum.spawn(initialize_when_fresh(
                 quorum.inner.raft.clone(),
-                me,
+                dialer,
                 ensemble.voters.clone(),
                 delay,
             ));
@@ -360,7 +378,12 @@ impl Quorum {
             quorum.spawn(confirm_leader(Arc::downgrade(&quorum.inner), period));
         }
         quorum.spawn(manage_observers(quorum.inner.raft.clone(), ensemble));
-        tracing::info!(node_id = me, addr = %my_addr, "ensemble member started");
+        tracing::info!(
+            node_id = me,
+            addr = %my_addr,
+            tls = cfg.peer_tls.is_some(),
+            "ensemble member started"
+        );
         Ok(quorum)
     }
 
@@ -411,6 +434,7 @@ impl Quorum {
         parts: Parts,
         applier: Arc<dyn Applier>,
         network: N,
+        dialer: Dialer,
         ensemble: Option<Ensemble>,
     ) -> Result<Quorum, QuorumError>
     where
@@ -445,6 +469,7 @@ impl Quorum {
                 last_leader_contact: Mutex::new(None),
                 leader_confirmed: Mutex::new(None),
                 catch_up: Mutex::new(CatchUp::default()),
+                dialer: dialer.clone(),
                 leader_clients: Mutex::new(BTreeMap::new()),
                 stopped: AtomicBool::new(false),
             }),
@@ -454,8 +479,7 @@ impl Quorum {
             raft.clone(),
             queue,
             BatcherConfig {
-                me: cfg.node_id,
-                cluster: CLUSTER_NAME.to_owned(),
+                dialer,
                 leader_wait: Duration::from_millis(timings.election_max * 3),
                 request_timeout: REQUEST_TIMEOUT,
             },
@@ -667,21 +691,12 @@ impl Quorum {
             .get_node(&leader)
             .map(|n| n.addr.clone())?;
         let mut clients = self.inner.leader_clients.lock();
-        let client = clients.entry(leader).or_insert_with(|| {
-            Arc::new(PeerClient::new(
-                CLUSTER_NAME,
-                self.inner.node_id,
-                leader,
-                &addr,
-            ))
-        });
+        let dialer = &self.inner.dialer;
+        let client = clients
+            .entry(leader)
+            .or_insert_with(|| Arc::new(PeerClient::new(dialer, leader, &addr)));
         if client.addr() != addr {
-            *client = Arc::new(PeerClient::new(
-                CLUSTER_NAME,
-                self.inner.node_id,
-                leader,
-                &addr,
-            ));
+            *client = Arc::new(PeerClient::new(dialer, leader, &addr));
         }
         Some(client.clone())
     }
@@ -883,7 +898,7 @@ impl Quorum {
 /// meanwhile is initialized by replication and stops probing.
 async fn initialize_when_fresh(
     raft: Raft<TypeConfig>,
-    me: NodeId,
+    dialer: Dialer,
     voters: BTreeMap<NodeId, String>,
     delay: Duration,
 ) {
@@ -891,8 +906,8 @@ async fn initialize_when_fresh(
     let majority = voters.len() / 2 + 1;
     let clients: Vec<PeerClient> = voters
         .iter()
-        .filter(|(&id, _)| id != me)
-        .map(|(&id, addr)| PeerClient::new(CLUSTER_NAME, me, id, addr))
+        .filter(|(&id, _)| id != dialer.me())
+        .map(|(&id, addr)| PeerClient::new(&dialer, id, addr))
         .collect();
     let mut logged = false;
     loop {

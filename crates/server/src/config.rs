@@ -97,6 +97,96 @@ impl TlsConfig {
     }
 }
 
+/// TLS between ensemble members (`sslQuorum`, ZooKeeper's key). Peers always authenticate each
+/// other: each presents its certificate and verifies the other's against the trust file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumTlsConfig {
+    /// `sslQuorum`: TLS on the quorum port and on every outgoing peer link.
+    pub enabled: bool,
+    /// `ssl.quorum.certFile`; unset: `ssl.certFile`.
+    pub cert_file: Option<PathBuf>,
+    /// `ssl.quorum.keyFile`; unset: `ssl.keyFile`.
+    pub key_file: Option<PathBuf>,
+    /// `ssl.quorum.trustFile`; unset: `ssl.trustFile`.
+    pub trust_file: Option<PathBuf>,
+    /// `ssl.quorum.hostnameVerification` (default true, as ZooKeeper): a dialer checks that
+    /// the peer's certificate names the host of its `server.N` address (subjectAltName DNS
+    /// name or IP address); false checks the chain only.
+    pub hostname_verification: bool,
+}
+
+impl Default for QuorumTlsConfig {
+    fn default() -> Self {
+        QuorumTlsConfig {
+            enabled: false,
+            cert_file: None,
+            key_file: None,
+            trust_file: None,
+            hostname_verification: true,
+        }
+    }
+}
+
+/// A PEM file and the configuration key it was taken from, so errors name that key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PemFile {
+    pub key: &'static str,
+    pub path: PathBuf,
+}
+
+/// The PEM files peers use, after falling back to the client-port files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumTlsFiles {
+    pub cert: PemFile,
+    pub key: PemFile,
+    pub trust: PemFile,
+}
+
+impl QuorumTlsConfig {
+    /// Each `ssl.quorum.*File`, else the matching `ssl.*File` of `client`; `Err` names the
+    /// first that neither key sets.
+    pub fn files(&self, client: &TlsConfig) -> Result<QuorumTlsFiles, &'static str> {
+        fn pick(
+            own: &Option<PathBuf>,
+            own_key: &'static str,
+            fallback: &Option<PathBuf>,
+            fallback_key: &'static str,
+        ) -> Result<PemFile, &'static str> {
+            match (own, fallback) {
+                (Some(path), _) => Ok(PemFile {
+                    key: own_key,
+                    path: path.clone(),
+                }),
+                (None, Some(path)) => Ok(PemFile {
+                    key: fallback_key,
+                    path: path.clone(),
+                }),
+                (None, None) => Err(own_key),
+            }
+        }
+        Ok(QuorumTlsFiles {
+            cert: pick(
+                &self.cert_file,
+                "ssl.quorum.certFile",
+                &client.cert_file,
+                "ssl.certFile",
+            )?,
+            key: pick(
+                &self.key_file,
+                "ssl.quorum.keyFile",
+                &client.key_file,
+                "ssl.keyFile",
+            )?,
+            trust: pick(
+                &self.trust_file,
+                "ssl.quorum.trustFile",
+                &client.trust_file,
+                "ssl.trustFile",
+            )?,
+        })
+    }
+}
+
 /// Automatic purge of old snapshots and log segments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AutopurgeConfig {
@@ -122,6 +212,8 @@ pub struct ServerConfig {
     pub secure_client_port: Option<u16>,
     /// Certificates for the TLS client port and HTTPS on the admin port (`ssl.*`).
     pub tls: TlsConfig,
+    /// TLS between ensemble members (`sslQuorum`, `ssl.quorum.*`).
+    pub quorum_tls: QuorumTlsConfig,
     /// Connections per client IP; 0 means unlimited.
     pub max_client_cnxns: u32,
     pub min_session_timeout_ms: u32,
@@ -175,6 +267,7 @@ impl Default for ServerConfig {
             client_port_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             secure_client_port: None,
             tls: TlsConfig::default(),
+            quorum_tls: QuorumTlsConfig::default(),
             max_client_cnxns: 60,
             min_session_timeout_ms: 2 * DEFAULT_TICK_TIME_MS,
             max_session_timeout_ms: 20 * DEFAULT_TICK_TIME_MS,
@@ -339,6 +432,15 @@ impl ServerConfig {
                 "ssl.trustFile" => config.tls.trust_file = Some(value.path()?),
                 "ssl.clientAuth" => config.tls.client_auth = Some(value.client_auth()?),
                 "admin.forceHttps" => config.tls.admin_https = value.boolean()?,
+                "sslQuorum" => config.quorum_tls.enabled = value.boolean()?,
+                "ssl.quorum.certFile" => config.quorum_tls.cert_file = Some(value.path()?),
+                "ssl.quorum.keyFile" => config.quorum_tls.key_file = Some(value.path()?),
+                "ssl.quorum.trustFile" => config.quorum_tls.trust_file = Some(value.path()?),
+                "ssl.quorum.hostnameVerification" => {
+                    config.quorum_tls.hostname_verification = value.boolean()?
+                }
+                // Peers always verify each other; only ZooKeeper's value for that is accepted.
+                "ssl.quorum.clientAuth" => value.quorum_client_auth()?,
                 "X509AuthenticationProvider.superUser" => {
                     config.tls.x509_super_user = Some(value.text().to_owned())
                 }
@@ -441,6 +543,15 @@ impl ServerConfig {
                     .into(),
             ));
         }
+        if self.quorum_tls.enabled {
+            if let Err(key) = self.quorum_tls.files(&self.tls) {
+                let fallback = key.replace("ssl.quorum.", "ssl.");
+                return Err(inconsistent(format!(
+                    "sslQuorum=true needs {key} (or {fallback}): peers present a certificate and \
+                     verify each other's against a trust file"
+                )));
+            }
+        }
         if self.secure_client_port == Some(self.client_port) {
             return Err(inconsistent(format!(
                 "secureClientPort and clientPort are both {}",
@@ -530,6 +641,16 @@ impl Value<'_> {
             "need" => Ok(ClientAuth::Need),
             _ => Err(self.invalid(format!(
                 "expected none, want or need, got {:?}",
+                self.text()
+            ))),
+        }
+    }
+
+    fn quorum_client_auth(&self) -> Result<(), ConfigError> {
+        match self.client_auth()? {
+            ClientAuth::Need => Ok(()),
+            _ => Err(self.invalid(format!(
+                "peers always require each other's certificates; only need is accepted, got {:?}",
                 self.text()
             ))),
         }

@@ -150,6 +150,21 @@ impl Server {
             )?),
             false => None,
         };
+        // Peer TLS is loaded whenever sslQuorum is set (standalone too), so a broken
+        // certificate is found when the server starts, not when the ensemble grows.
+        let peer_tls = if config.quorum_tls.enabled {
+            // Parsed configurations are validated already; this guards built ones.
+            let files = config
+                .quorum_tls
+                .files(&config.tls)
+                .map_err(|key| crate::tls::TlsError::PeerFileNotSet { key })?;
+            Some(crate::tls::peer::peer_tls(
+                &files,
+                config.quorum_tls.hostname_verification,
+            )?)
+        } else {
+            None
+        };
         // The admin listeners answer /healthz (and /readyz: "starting") during log replay.
         let (admin, admin_listeners) = Admin::start(&config, admin_tls).await?;
         let AdminListeners {
@@ -170,6 +185,7 @@ impl Server {
             purge_interval_hours: u64::from(config.autopurge.purge_interval_hours),
             tick_ms: u64::from(config.tick_time_ms),
             observers: metrics.storage_observers(),
+            peer_tls,
             ..QuorumConfig::new(server_id, &config.data_dir, &config.data_log_dir)
         };
         let quorum = if config.is_standalone() {

@@ -1,65 +1,25 @@
 //! TLS on a real `arbor server`: the ZooKeeper Java client (Netty, `zookeeper.client.secure`)
 //! connects with a keytool truststore and a client certificate that becomes its `x509`
 //! identity; a wrong or missing client certificate and a plaintext client are refused; the
-//! admin port serves HTTPS. The test CA is generated here (rcgen).
+//! admin port serves HTTPS. The test CA comes from `arbor_test_support::pki` (rcgen).
 
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arbor_test_support::pki::{DnType, TestCa, Usage};
 use arbor_test_support::{free_port, java_available, JavaProgram};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
-};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zookeeper_client as zk;
 
 const STORE_PASSWORD: &str = "changeit";
-
-struct Authority {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-fn authority(name: &str) -> Authority {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let key = KeyPair::generate().unwrap();
-    Authority {
-        cert: params.self_signed(&key).unwrap(),
-        key,
-    }
-}
-
-/// A leaf certificate signed by `ca`; returns (certificate PEM, key PEM).
-fn leaf(ca: &Authority, dn: &[(DnType, &str)], server: bool) -> (String, String) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    for (kind, value) in dn {
-        params.distinguished_name.push(kind.clone(), *value);
-    }
-    if server {
-        params.subject_alt_names = vec![
-            SanType::DnsName("localhost".try_into().unwrap()),
-            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    } else {
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    }
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
 
 struct Pki {
     ca: PathBuf,
@@ -74,27 +34,35 @@ struct Pki {
 }
 
 fn make_pki(dir: &Path) -> Pki {
-    let ca = authority("Arbor Test CA");
-    let rogue = authority("Someone Else's CA");
+    let ca = TestCa::new("Arbor Test CA");
+    let rogue = TestCa::new("Someone Else's CA");
     let write = |name: &str, text: &str| {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         path
     };
-    let (server_cert, server_key) = leaf(&ca, &[(DnType::CommonName, "arbor-server")], true);
+    let server = ca
+        .leaf(&[(DnType::CommonName, "arbor-server")], Usage::Server)
+        .write(dir, "server");
     let client_dn = [
         (DnType::OrganizationName, "Arbor Test"),
         (DnType::CommonName, "tls-client"),
     ];
-    let (client_cert, client_key) = leaf(&ca, &client_dn, false);
-    let (rogue_cert, rogue_key) = leaf(&rogue, &client_dn, false);
+    let client = ca.leaf(&client_dn, Usage::Client);
+    let rogue_client = rogue.leaf(&client_dn, Usage::Client);
     let pki = Pki {
-        ca: write("ca.pem", &ca.cert.pem()),
-        server_cert: write("server.pem", &server_cert),
-        server_key: write("server.key", &server_key),
-        client: write("client.pem", &format!("{client_key}{client_cert}")),
-        client_cert: write("client-cert.pem", &client_cert),
-        rogue_client: write("rogue.pem", &format!("{rogue_key}{rogue_cert}")),
+        ca: ca.write(dir, "ca.pem"),
+        server_cert: server.cert,
+        server_key: server.key,
+        client: write(
+            "client.pem",
+            &format!("{}{}", client.key_pem, client.cert_pem),
+        ),
+        client_cert: write("client-cert.pem", &client.cert_pem),
+        rogue_client: write(
+            "rogue.pem",
+            &format!("{}{}", rogue_client.key_pem, rogue_client.cert_pem),
+        ),
         truststore: dir.join("trust.p12"),
     };
     let keytool = Command::new("keytool")

@@ -381,6 +381,13 @@ impl ArborServer {
     pub fn log_tail(&self) -> String {
         log_tail(&self.log_path)
     }
+
+    /// The server's whole combined stdout/stderr so far (of every run); empty if unreadable.
+    pub fn log(&self) -> String {
+        std::fs::read(&self.log_path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    }
 }
 
 impl Drop for ArborServer {

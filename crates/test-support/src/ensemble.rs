@@ -1,5 +1,6 @@
 //! Several real `arbor server` processes forming one ensemble on loopback.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,36 @@ impl MemberPlacement {
     }
 }
 
+/// How members differ from each other when an ensemble starts; by default they do not.
+#[derive(Debug, Clone, Default)]
+pub struct EnsembleOptions {
+    /// Where each member runs (member `i` has server id `i + 1`); empty: all on loopback.
+    pub placements: Vec<MemberPlacement>,
+    /// Settings of one member (by server id), written after the shared ones, so they win:
+    /// e.g. a member's own certificate.
+    pub member_config: BTreeMap<u64, Vec<(String, String)>>,
+    /// Members started but not expected to serve (e.g. misconfigured on purpose): starting
+    /// and [`ArborEnsemble::try_wait_all_serving`] do not wait for them.
+    pub not_serving: BTreeSet<u64>,
+}
+
+impl EnsembleOptions {
+    /// Adds a setting for member `id` only.
+    pub fn member_config(mut self, id: u64, key: impl Into<String>, value: impl ToString) -> Self {
+        self.member_config
+            .entry(id)
+            .or_default()
+            .push((key.into(), value.to_string()));
+        self
+    }
+
+    /// Starts member `id` without waiting for it to serve.
+    pub fn not_serving(mut self, id: u64) -> Self {
+        self.not_serving.insert(id);
+        self
+    }
+}
+
 /// An ensemble of `arbor server` processes: member `i` (0-based) has server id `i + 1`.
 /// Participants come first, then observers. Dropping it SIGKILLs every member.
 pub struct ArborEnsemble {
@@ -31,6 +62,8 @@ pub struct ArborEnsemble {
     /// Every member's `server.N` line, in id order.
     lines: Vec<(String, String)>,
     opts: ArborOptions,
+    /// Members not waited for (see [`EnsembleOptions::not_serving`]).
+    not_serving: BTreeSet<u64>,
 }
 
 impl ArborEnsemble {
@@ -58,11 +91,31 @@ impl ArborEnsemble {
         opts: ArborOptions,
         placements: &[MemberPlacement],
     ) -> Result<ArborEnsemble, HarnessError> {
+        let members = EnsembleOptions {
+            placements: placements.to_vec(),
+            ..EnsembleOptions::default()
+        };
+        Self::try_start_with(participants, observers, opts, members)
+    }
+
+    /// [`Self::try_start`] with members that differ as `members` says (placement, their own
+    /// settings, whether they are expected to serve).
+    pub fn try_start_with(
+        participants: usize,
+        observers: usize,
+        opts: ArborOptions,
+        members: EnsembleOptions,
+    ) -> Result<ArborEnsemble, HarnessError> {
         let total = participants + observers;
+        let placements = if members.placements.is_empty() {
+            vec![MemberPlacement::default(); total]
+        } else {
+            members.placements
+        };
         assert_eq!(placements.len(), total, "one placement per member");
-        let mut members = Vec::with_capacity(total);
-        for placement in placements {
-            members.push(ArborServer::prepare(&opts, placement.client.clone())?);
+        let mut servers = Vec::with_capacity(total);
+        for placement in &placements {
+            servers.push(ArborServer::prepare(&opts, placement.client.clone())?);
         }
         let lines: Vec<(String, String)> = placements
             .iter()
@@ -80,16 +133,21 @@ impl ArborEnsemble {
                 )
             })
             .collect();
-        for (index, member) in members.iter().enumerate() {
+        for (index, member) in servers.iter().enumerate() {
+            let id = index as u64 + 1;
             let mut config = opts.config.clone();
             config.extend(lines.iter().cloned());
-            member.write_config(&config, Some(index as u64 + 1))?;
+            if let Some(own) = members.member_config.get(&id) {
+                config.extend(own.iter().cloned());
+            }
+            member.write_config(&config, Some(id))?;
         }
         let mut ensemble = ArborEnsemble {
-            members,
+            members: servers,
             participants,
             lines,
             opts,
+            not_serving: members.not_serving,
         };
         for member in &mut ensemble.members {
             member.spawn()?;
@@ -125,10 +183,11 @@ impl ArborEnsemble {
         Ok((id, spec))
     }
 
-    /// Waits until every running member answers and serves.
+    /// Waits until every running member answers and serves (but those started as
+    /// [`EnsembleOptions::not_serving`]).
     pub fn try_wait_all_serving(&mut self) -> Result<(), HarnessError> {
-        for member in &mut self.members {
-            if member.pid().is_some() {
+        for (index, member) in self.members.iter_mut().enumerate() {
+            if member.pid().is_some() && !self.not_serving.contains(&(index as u64 + 1)) {
                 member.wait_serving()?;
             }
         }
@@ -139,6 +198,13 @@ impl ArborEnsemble {
         if let Err(e) = self.try_wait_all_serving() {
             panic!("ArborEnsemble: {e}");
         }
+    }
+
+    /// Member `id`'s quorum port address as its `server.N` line names it (`host:quorumPort`),
+    /// where its peers connect.
+    pub fn quorum_addr(&self, id: u64) -> String {
+        let (_, spec) = &self.lines[id as usize - 1];
+        quorum_addr_of(spec).unwrap_or_else(|| panic!("unexpected server line {spec:?}"))
     }
 
     /// The member with server id `id` (1-based).
@@ -205,5 +271,35 @@ impl ArborEnsemble {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// `host:quorumPort` of a `server.N` value (`host:quorumPort:electionPort[:role][;client]`).
+fn quorum_addr_of(spec: &str) -> Option<String> {
+    let ports = spec.split(';').next()?;
+    let ports = ports
+        .strip_suffix(":observer")
+        .or_else(|| ports.strip_suffix(":participant"))
+        .unwrap_or(ports);
+    let mut parts = ports.rsplitn(3, ':');
+    let (_election, quorum, host) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(format!("{host}:{quorum}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quorum_addr_of;
+
+    #[test]
+    fn quorum_addresses_come_from_server_lines() {
+        for (spec, expected) in [
+            ("127.0.0.1:2888:3888", "127.0.0.1:2888"),
+            ("127.0.0.1:2888:3888:observer", "127.0.0.1:2888"),
+            ("127.0.0.1:2888:3888:participant;2181", "127.0.0.1:2888"),
+            ("[::1]:2888:3888", "[::1]:2888"),
+        ] {
+            assert_eq!(quorum_addr_of(spec).as_deref(), Some(expected), "{spec}");
+        }
+        assert_eq!(quorum_addr_of("nohost"), None);
     }
 }

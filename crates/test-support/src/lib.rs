@@ -3,6 +3,7 @@
 //! spawned `arbor server` process ([`ArborServer`]) or ensemble ([`ArborEnsemble`]), a real
 //! Apache ZooKeeper 3.8 started through `shared/tools/zk-reference` ([`ZkReference`]), and Java
 //! test programs compiled against Debian's ZooKeeper client and Curator ([`compile_java`]).
+//! [`pki`] makes test certificate authorities and certificates.
 //!
 //! Helpers whose name starts with `try_` return [`HarnessError`]; the others panic with a
 //! readable message (and the server log's tail), which is what a test wants.
@@ -15,6 +16,7 @@ mod http;
 mod java;
 pub mod linearizability;
 pub mod netns;
+pub mod pki;
 mod ports;
 mod process;
 mod prometheus;
@@ -23,7 +25,7 @@ mod zk_reference;
 mod zk_tree;
 
 pub use arbor::{render_zoo_cfg, render_zoo_cfg_on, ArborOptions, ArborServer, Placement};
-pub use ensemble::{ArborEnsemble, MemberPlacement};
+pub use ensemble::{ArborEnsemble, EnsembleOptions, MemberPlacement};
 pub use error::HarnessError;
 pub use four_letter::{send_four_letter, wait_for_imok};
 pub use http::{http_get, http_request, HttpRequestSpec, HttpResponse};

@@ -1,4 +1,5 @@
-//! The dialing side of a peer connection: one multiplexed TCP connection to one peer.
+//! The dialing side of a peer connection: one multiplexed connection to one peer, over TCP or,
+//! with `sslQuorum`, over mutual TLS (see [`super::tls`]); the framing is the same on both.
 //!
 //! [`PeerClient::link`] returns the current [`Link`] (connecting first if there is none or the
 //! last one died). [`Link::send`] queues a request on that link and returns a future for its
@@ -15,16 +16,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::io::BufReader;
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio_rustls::TlsConnector;
 
+use super::tls::{self, PeerTls, RefusalLog};
 use super::wire::{
     self, Hello, HelloReply, PeerRequest, PeerResponse, RequestFrame, ResponseFrame, WireError,
 };
 use crate::types::NodeId;
 
-/// How long connecting plus the hello exchange may take.
+/// How long connecting, the TLS handshake (if any) and the hello exchange may take together:
+/// a peer that stalls anywhere in them cannot hold the link lock longer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -130,10 +134,45 @@ impl Link {
     }
 }
 
+/// Who this node is when it dials a peer (the hello's cluster and id) and whether it speaks
+/// TLS there. Cheap to clone: every [`PeerClient`] of a node gets one.
+#[derive(Clone)]
+pub struct Dialer {
+    cluster: Arc<str>,
+    me: NodeId,
+    tls: Option<TlsConnector>,
+    refusals: Arc<RefusalLog>,
+}
+
+impl std::fmt::Debug for Dialer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dialer")
+            .field("cluster", &self.cluster)
+            .field("me", &self.me)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl Dialer {
+    /// Dials over plain TCP, or over mutual TLS with `tls`.
+    pub fn new(cluster: &str, me: NodeId, tls: Option<&PeerTls>) -> Dialer {
+        Dialer {
+            cluster: cluster.into(),
+            me,
+            tls: tls.map(|tls| TlsConnector::from(tls.connector.clone())),
+            refusals: Arc::default(),
+        }
+    }
+
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+}
+
 /// Connections to one peer, re-made on demand.
 pub struct PeerClient {
-    cluster: String,
-    me: NodeId,
+    dialer: Dialer,
     target: NodeId,
     addr: String,
     current: tokio::sync::Mutex<Option<Arc<Link>>>,
@@ -141,10 +180,9 @@ pub struct PeerClient {
 }
 
 impl PeerClient {
-    pub fn new(cluster: &str, me: NodeId, target: NodeId, addr: &str) -> PeerClient {
+    pub fn new(dialer: &Dialer, target: NodeId, addr: &str) -> PeerClient {
         PeerClient {
-            cluster: cluster.to_owned(),
-            me,
+            dialer: dialer.clone(),
             target,
             addr: addr.to_owned(),
             current: tokio::sync::Mutex::new(None),
@@ -174,12 +212,18 @@ impl PeerClient {
             addr: self.addr.clone(),
             reason,
         };
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, self.connect())
+        let link = tokio::time::timeout(CONNECT_TIMEOUT, self.connect())
             .await
             .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
-            .map_err(|e| unreachable(e.to_string()))?;
-        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
-        let link = Arc::new(start_link(self.target, generation, stream));
+            .map_err(|e| {
+                if let WireError::Tls { remote, .. } = &e {
+                    self.dialer
+                        .refusals
+                        .refused(*remote, format_args!("peer {}: {e}", self.target));
+                }
+                unreachable(e.to_string())
+            })?;
+        let link = Arc::new(link);
         *current = Some(link.clone());
         Ok(link)
     }
@@ -194,31 +238,85 @@ impl PeerClient {
         pending.wait(timeout).await
     }
 
-    async fn connect(&self) -> Result<TcpStream, WireError> {
-        let mut stream = TcpStream::connect(&self.addr).await?;
+    /// Connects (TCP, then TLS when configured), says hello and starts the link's tasks.
+    async fn connect(&self) -> Result<Link, WireError> {
+        let stream = TcpStream::connect(&self.addr).await?;
         let _ = stream.set_nodelay(true);
+        match &self.dialer.tls {
+            None => {
+                let (mut read_half, mut write_half) = stream.into_split();
+                self.hello(&mut read_half, &mut write_half).await?;
+                Ok(self.start_link(read_half, write_half))
+            }
+            Some(connector) => {
+                let remote = stream.peer_addr()?.ip();
+                let name = tls::server_name(&self.addr)?;
+                let stream = connector
+                    .connect(name, stream)
+                    .await
+                    .map_err(|source| WireError::Tls { remote, source })?;
+                let (mut read_half, mut write_half) = tokio::io::split(stream);
+                // With TLS 1.3 the listener checks this node's certificate after the dialer's
+                // handshake is done: its refusal arrives as an alert during the hello.
+                match self.hello(&mut read_half, &mut write_half).await {
+                    Err(WireError::Io(source)) if carries_tls_error(&source) => {
+                        Err(WireError::Tls { remote, source })
+                    }
+                    hello => hello,
+                }?;
+                Ok(self.start_link(read_half, write_half))
+            }
+        }
+    }
+
+    fn start_link<R, W>(&self, read_half: R, write_half: W) -> Link
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        start_link(self.target, generation, read_half, write_half)
+    }
+
+    /// The hello exchange: who this node is, whom it means to reach; the peer's answer.
+    async fn hello<R, W>(&self, read_half: &mut R, write_half: &mut W) -> Result<(), WireError>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
         let hello = Hello {
-            cluster: self.cluster.clone(),
-            from: self.me,
+            cluster: self.dialer.cluster.to_string(),
+            from: self.dialer.me,
             to: self.target,
         };
-        wire::write_message(&mut stream, &hello).await?;
-        match wire::read_message::<_, HelloReply>(&mut stream).await? {
-            HelloReply::Welcome => Ok(stream),
+        wire::write_message(write_half, &hello).await?;
+        match wire::read_message::<_, HelloReply>(read_half).await? {
+            HelloReply::Welcome => Ok(()),
             HelloReply::WrongNode { actual } => Err(WireError::Decode(format!(
                 "{} is node {actual}, not node {}",
                 self.addr, self.target
             ))),
             HelloReply::WrongCluster { actual } => Err(WireError::Decode(format!(
                 "{} belongs to cluster {actual:?}, not {:?}",
-                self.addr, self.cluster
+                self.addr, self.dialer.cluster
             ))),
         }
     }
 }
 
-fn start_link(target: NodeId, generation: u64, stream: TcpStream) -> Link {
-    let (read_half, mut write_half) = stream.into_split();
+/// Whether an I/O error of a TLS stream is rustls's (an alert from the peer, a bad record)
+/// rather than the socket's.
+fn carries_tls_error(error: &std::io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+}
+
+fn start_link<R, W>(target: NodeId, generation: u64, read_half: R, mut write_half: W) -> Link
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
     let (outgoing, mut queue) = mpsc::unbounded_channel::<Vec<u8>>();
     let waiters: Arc<Waiters> = Arc::default();
     let dead = Arc::new(AtomicBool::new(false));
@@ -237,7 +335,8 @@ fn start_link(target: NodeId, generation: u64, stream: TcpStream) -> Link {
                     Err(_) => break,
                 }
             }
-            if write_half.write_all(&buf).await.is_err() {
+            // TLS may keep part of a write buffered until flushed (no-op on plain TCP).
+            if write_half.write_all(&buf).await.is_err() || write_half.flush().await.is_err() {
                 break;
             }
         }

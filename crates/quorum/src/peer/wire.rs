@@ -132,6 +132,21 @@ pub struct ResponseFrame {
 pub enum WireError {
     #[error("peer connection: {0}")]
     Io(#[from] std::io::Error),
+    /// The TLS handshake failed: a certificate was refused (by either side), or the other side
+    /// does not speak TLS.
+    #[error("TLS handshake with {remote} failed: {source}")]
+    Tls {
+        remote: std::net::IpAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    ServerName(#[from] super::tls::BadServerName),
+    #[error("TLS handshake with {remote} took longer than {timeout:?}")]
+    TlsTimeout {
+        remote: std::net::IpAddr,
+        timeout: std::time::Duration,
+    },
     #[error("frame of {0} bytes exceeds the {MAX_FRAME}-byte limit")]
     TooLarge(usize),
     #[error("undecodable frame: {0}")]

@@ -596,3 +596,125 @@ fn tls_settings_must_fit_together() {
         ClientAuth::None
     );
 }
+
+#[test]
+fn quorum_tls_keys_are_read_from_zoo_cfg_and_yaml() {
+    let c = zoo("sslQuorum=true\n\
+         ssl.quorum.certFile=/etc/arbor/peer.pem\n\
+         ssl.quorum.keyFile=/etc/arbor/peer.key\n\
+         ssl.quorum.trustFile=/etc/arbor/peer-ca.pem\n\
+         ssl.quorum.hostnameVerification=false\n\
+         ssl.quorum.clientAuth=need\n");
+    let expected = QuorumTlsConfig {
+        enabled: true,
+        cert_file: Some(PathBuf::from("/etc/arbor/peer.pem")),
+        key_file: Some(PathBuf::from("/etc/arbor/peer.key")),
+        trust_file: Some(PathBuf::from("/etc/arbor/peer-ca.pem")),
+        hostname_verification: false,
+    };
+    assert_eq!(c.quorum_tls, expected);
+    assert!(c.ignored_keys.is_empty(), "{:?}", c.ignored_keys);
+    let nested = yaml(
+        "sslQuorum: true\n\
+         ssl:\n  quorum:\n    certFile: /etc/arbor/peer.pem\n    keyFile: /etc/arbor/peer.key\n\
+         \x20   trustFile: /etc/arbor/peer-ca.pem\n    hostnameVerification: false\n",
+    );
+    assert_eq!(nested.quorum_tls, expected);
+    let flat = yaml(
+        "zookeeper.sslQuorum: \"yes\"\n\
+         ssl.quorum.certFile: /etc/arbor/peer.pem\n\
+         ssl.quorum.keyFile: /etc/arbor/peer.key\n\
+         ssl.quorum.trustFile: /etc/arbor/peer-ca.pem\n\
+         ssl.quorum.hostnameVerification: false\n",
+    );
+    assert_eq!(flat.quorum_tls, expected);
+
+    let defaults = ServerConfig::default().quorum_tls;
+    assert!(!defaults.enabled);
+    assert!(defaults.hostname_verification, "ZooKeeper's default");
+}
+
+#[test]
+fn quorum_tls_files_fall_back_to_the_client_port_files() {
+    let c = zoo("sslQuorum=true\n\
+         ssl.certFile=/c.pem\n\
+         ssl.keyFile=/c.key\n\
+         ssl.trustFile=/ca.pem\n\
+         ssl.quorum.certFile=/peer.pem\n");
+    let files = c.quorum_tls.files(&c.tls).unwrap();
+    let pem = |key, path: &str| PemFile {
+        key,
+        path: PathBuf::from(path),
+    };
+    assert_eq!(
+        files,
+        QuorumTlsFiles {
+            cert: pem("ssl.quorum.certFile", "/peer.pem"),
+            key: pem("ssl.keyFile", "/c.key"),
+            trust: pem("ssl.trustFile", "/ca.pem"),
+        }
+    );
+    // The client port's policy is its own: a trust file for peers asks nothing of clients
+    // when it is given under ssl.quorum only.
+    let c = zoo("sslQuorum=true\n\
+         ssl.quorum.certFile=/p.pem\nssl.quorum.keyFile=/p.key\nssl.quorum.trustFile=/ca.pem\n");
+    assert_eq!(c.tls.effective_client_auth(), ClientAuth::None);
+}
+
+#[test]
+fn quorum_tls_without_certificate_key_or_trust_is_refused_naming_the_key() {
+    for (text, key) in [
+        ("sslQuorum=true\n", "ssl.quorum.certFile (or ssl.certFile)"),
+        (
+            "sslQuorum=true\nssl.certFile=/c\n",
+            "ssl.quorum.keyFile (or ssl.keyFile)",
+        ),
+        (
+            "sslQuorum=true\nssl.quorum.certFile=/c\nssl.quorum.keyFile=/k\n",
+            "ssl.quorum.trustFile (or ssl.trustFile)",
+        ),
+    ] {
+        let err = zoo_err(text);
+        assert!(
+            err.contains(&format!("sslQuorum=true needs {key}")),
+            "{text:?}: {err}"
+        );
+        let err = ServerConfig::parse_yaml(&text.replace('=', ": "), "arbor.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("arbor.yaml: sslQuorum=true needs"), "{err}");
+    }
+    // Files named but sslQuorum off: nothing is required.
+    let c = zoo("ssl.quorum.certFile=/c\n");
+    assert!(!c.quorum_tls.enabled);
+}
+
+#[test]
+fn quorum_tls_values_are_checked() {
+    for (text, expected) in [
+        (
+            "sslQuorum=maybe\n",
+            "zoo.cfg:1: sslQuorum: expected true/false",
+        ),
+        (
+            "ssl.quorum.hostnameVerification=sometimes\n",
+            "zoo.cfg:1: ssl.quorum.hostnameVerification: expected true/false",
+        ),
+        ("ssl.quorum.certFile=\n", "zoo.cfg:1: ssl.quorum.certFile:"),
+        (
+            "ssl.quorum.clientAuth=none\n",
+            "peers always require each other's certificates",
+        ),
+        (
+            "ssl.quorum.clientAuth=want\n",
+            "peers always require each other's certificates",
+        ),
+        (
+            "ssl.quorum.clientAuth=often\n",
+            "expected none, want or need",
+        ),
+    ] {
+        let err = zoo_err(text);
+        assert!(err.contains(expected), "{text:?}: {err}");
+    }
+}

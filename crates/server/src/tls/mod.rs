@@ -5,7 +5,10 @@
 //! identity: its subject in RFC 2253 form ([`subject::subject_dn`]), usable in ACLs as
 //! `x509:<dn>` and reported by `whoAmI`, as with ZooKeeper's X509AuthenticationProvider.
 //! `X509AuthenticationProvider.superUser` names a subject that is also `super`.
+//!
+//! [`peer`] builds the mutual-TLS configurations of the quorum port (`sslQuorum`).
 
+pub mod peer;
 pub mod subject;
 
 use std::net::SocketAddr;
@@ -40,6 +43,10 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
     #[error("client certificate verification ({path}): {message}")]
     Verifier { path: PathBuf, message: String },
+    #[error("peer certificate verification ({path}): {message}")]
+    PeerVerifier { path: PathBuf, message: String },
+    #[error("{key} is not set (sslQuorum=true)")]
+    PeerFileNotSet { key: &'static str },
 }
 
 fn file_error(what: &'static str, path: &Path, message: impl ToString) -> TlsError {
@@ -59,6 +66,15 @@ fn certificates(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'s
         return Err(file_error(what, path, "holds no PEM certificate"));
     }
     Ok(certs)
+}
+
+/// The CA certificates of `path` (named by the key `what`) as a root store.
+fn trust_roots(what: &'static str, path: &Path) -> Result<Arc<rustls::RootCertStore>, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certificates(what, path)? {
+        roots.add(cert).map_err(|e| file_error(what, path, e))?;
+    }
+    Ok(Arc::new(roots))
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -88,13 +104,8 @@ pub fn server_config(
         (ClientAuth::None, _) => builder.with_no_client_auth(),
         (_, None) => return Err(missing("ssl.trustFile")),
         (policy, Some(trust_file)) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in certificates("ssl.trustFile", trust_file)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| file_error("ssl.trustFile", trust_file, e))?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+            let roots = trust_roots("ssl.trustFile", trust_file)?;
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider());
             let verifier = if policy == ClientAuth::Want {
                 verifier.allow_unauthenticated()
             } else {
