@@ -110,10 +110,15 @@ impl From<ConfigError> for Failure {
             (_, ErrorKind::Unavailable) => 503,
             (_, ErrorKind::Failed) => 500,
         };
-        Failure {
-            status,
-            message: err.to_string(),
+        let mut message = err.to_string();
+        if matches!(err, ConfigError::Coord(arbor_coord::CoordError::NoAuth)) {
+            // The caller's token was good: it is the server's own session that may not write.
+            message.push_str(
+                " (the server's config-center session may not write here: check that \
+                 configCenter.auth names the credential that owns the config center's nodes)",
+            );
         }
+        Failure { status, message }
     }
 }
 
