@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use arbor_config_center::api::ConfigApi;
+use arbor_config_center::api::{ConfigApi, PushObserver};
 use arbor_config_center::{ConfigCenter, ConfigError, ProtectOutcome};
 use arbor_coord::api::ApiHandler;
 use arbor_coord::remote::ZkCoord;
@@ -18,14 +18,16 @@ use arbor_coord::DigestCredential;
 use arbor_naming::{NamingApi, Registry};
 
 /// How the modules are set up.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ModuleOptions {
     /// The config center's credential (`configCenter.auth`); `None`: open ACLs, as before.
     pub config_center_credential: Option<DigestCredential>,
+    /// Told about every push through the config-center API (metrics).
+    pub push_observer: Option<Arc<dyn PushObserver>>,
 }
 
 /// The modules on one session: their handlers to mount, and the modules themselves (for
-/// maintenance).
+/// metrics and maintenance).
 pub struct Modules {
     pub handlers: Vec<Arc<dyn ApiHandler>>,
     pub config_center: Arc<ConfigCenter<ZkCoord>>,
@@ -40,7 +42,10 @@ pub async fn modules(coord: &ZkCoord, options: &ModuleOptions) -> Result<Modules
         config_center = config_center.authenticated_as(credential).await?;
     }
     let config_center = Arc::new(config_center);
-    let config_api = ConfigApi::new(config_center.clone());
+    let mut config_api = ConfigApi::new(config_center.clone());
+    if let Some(observer) = &options.push_observer {
+        config_api = config_api.with_observer(observer.clone());
+    }
     let registry = Registry::new(coord.clone(), Default::default());
     Ok(Modules {
         handlers: vec![

@@ -105,9 +105,22 @@ async fn mount_module_apis(
         return;
     }
     let protected = config_center_credential.is_some();
-    let options = arbor_cli::api_mount::ModuleOptions {
+    let mut options = arbor_cli::api_mount::ModuleOptions {
         config_center_credential,
+        push_observer: None,
     };
+    let metrics =
+        match arbor_cli::module_metrics::ModuleMetrics::register(server.metrics_registry()) {
+            Ok(metrics) => {
+                server.add_scrape_hook(metrics.clone());
+                options.push_observer = Some(metrics.clone());
+                Some(metrics)
+            }
+            Err(e) => {
+                tracing::warn!("cannot register the config-center and naming metrics: {e}");
+                None
+            }
+        };
     let mut addr = server.local_addr();
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr.ip() {
@@ -122,6 +135,9 @@ async fn mount_module_apis(
                 match arbor_cli::api_mount::modules(&coord, &options).await {
                     Ok(modules) => {
                         server.mount_api(modules.handlers.clone());
+                        if let Some(metrics) = &metrics {
+                            metrics.attach(modules.config_center.clone(), modules.registry.clone());
+                        }
                         if protected {
                             match modules.protect_existing().await {
                                 Ok(outcome) => tracing::info!(

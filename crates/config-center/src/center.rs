@@ -529,6 +529,36 @@ impl<C: Coordination> ConfigCenter<C> {
             .collect()
     }
 
+    /// How many config documents exist (deleted ones not counted), read cheaply: one listing
+    /// per env and one stat per app (its child count), no document data.
+    pub async fn count_documents(&self) -> Result<u64, ConfigError> {
+        let envs = self.coord.children(CONFIG_ROOT).await?.unwrap_or_default();
+        let env_paths: Vec<String> = envs
+            .iter()
+            .map(|env| format!("{CONFIG_ROOT}/{env}"))
+            .collect();
+        let mut app_paths = Vec::new();
+        for chunk in env_paths.chunks(WALK_CONCURRENCY) {
+            let listings = join_all(chunk.iter().map(|path| self.coord.children(path))).await;
+            for (env_path, apps) in chunk.iter().zip(listings) {
+                app_paths.extend(
+                    apps?
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|app| format!("{env_path}/{app}")),
+                );
+            }
+        }
+        let mut documents = 0u64;
+        for chunk in app_paths.chunks(WALK_CONCURRENCY) {
+            let stats = join_all(chunk.iter().map(|path| self.coord.stat(path))).await;
+            for stat in stats {
+                documents += stat?.map_or(0, |stat| u64::try_from(stat.num_children).unwrap_or(0));
+            }
+        }
+        Ok(documents)
+    }
+
     /// An app's settings (defaults if the app does not exist).
     pub async fn app_settings(&self, env: &Env, app: &App) -> Result<AppSettings, ConfigError> {
         Ok(self

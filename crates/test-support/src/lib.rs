@@ -31,7 +31,7 @@ pub use java::{
     compile_java, java_available, java_classpath, java_classpath_tool, JavaProgram, JavaRun,
 };
 pub use ports::free_port;
-pub use prometheus::{render_scrape_config, Prometheus, Sample};
+pub use prometheus::{exposition_value, render_scrape_config, Prometheus, Sample};
 pub use workspace::{arbor_bin, shared_tool, workspace_root};
 pub use zk_reference::ZkReference;
 pub use zk_tree::{NodeView, TreeView};
