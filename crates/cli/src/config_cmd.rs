@@ -14,6 +14,7 @@ use arbor_config_center::{
     ChangeOutcome, ConfigCenter, ConfigError, DeleteOptions, DiffSide, ErrorKind, PushOptions,
 };
 use arbor_coord::remote::ZkCoord;
+use arbor_coord::{CoordError, DigestCredential};
 use clap::{Args, Subcommand, ValueEnum};
 
 /// Exit codes.
@@ -31,6 +32,11 @@ pub struct ConfigArgs {
     /// How long to wait for the ensemble before giving up (seconds).
     #[arg(long, global = true, default_value_t = 10)]
     timeout: u64,
+    /// The config center's credential, USER:PASSWORD (a ZooKeeper `digest` identity): needed to
+    /// change configs when the server protects them (configCenter.auth); nodes this command
+    /// creates are then readable by anyone and writable only by that identity.
+    #[arg(long, global = true, value_name = "USER:PASSWORD")]
+    auth: Option<String>,
     #[command(subcommand)]
     command: ConfigCommand,
 }
@@ -209,10 +215,14 @@ impl From<ConfigError> for Exit {
             ErrorKind::Unavailable => UNREACHABLE,
             _ => REFUSED,
         };
-        Exit {
-            code,
-            message: err.to_string(),
+        let mut message = err.to_string();
+        if matches!(err, ConfigError::Coord(CoordError::NoAuth)) {
+            message.push_str(
+                " (the config center's nodes are protected: pass --auth USER:PASSWORD with the \
+                 config center's credential)",
+            );
         }
+        Exit { code, message }
     }
 }
 
@@ -265,13 +275,26 @@ fn read_file(path: &Path) -> Result<Vec<u8>, Exit> {
 }
 
 async fn execute(args: ConfigArgs) -> Result<(), Exit> {
+    // Checked before connecting, so a usage error does not wait for a server.
+    let credential = args
+        .auth
+        .as_deref()
+        .map(DigestCredential::parse)
+        .transpose()
+        .map_err(|err| Exit {
+            code: USAGE,
+            message: format!("--auth: {err}"),
+        })?;
     let coord = ZkCoord::connect(&args.server, Duration::from_secs(args.timeout.max(1)))
         .await
         .map_err(|err| Exit {
             code: UNREACHABLE,
             message: err.to_string(),
         })?;
-    let center = ConfigCenter::new(coord);
+    let mut center = ConfigCenter::new(coord);
+    if let Some(credential) = &credential {
+        center = center.authenticated_as(credential).await?;
+    }
     match args.command {
         ConfigCommand::Push {
             file,

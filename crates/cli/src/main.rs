@@ -66,13 +66,17 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    // Read before the server starts, so a missing or bad authFile stops the start.
+    let config_center_credential = config
+        .config_center_credential()
+        .context("cannot read the config center's credential")?;
     spawn_memory_release();
     let server = arbor_server::Server::start(config)
         .await
         .context("cannot start the server")?;
     tracing::info!("serving ZooKeeper clients on {}", server.local_addr());
     let server = std::sync::Arc::new(server);
-    let apis = tokio::spawn(mount_module_apis(server.clone()));
+    let apis = tokio::spawn(mount_module_apis(server.clone(), config_center_credential));
     wait_for_shutdown_signal().await;
     apis.abort();
     let _ = apis.await;
@@ -90,12 +94,33 @@ const API_SESSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// Mounts the module HTTP APIs (`arbor_cli::api_mount`) on the admin listener, built on a
 /// ZooKeeper session to this server's own client port so API writes take the client write
 /// path. If that session ends (expired, e.g. after a long pause), a new one is made and the
-/// handlers are mounted anew on it.
-async fn mount_module_apis(server: std::sync::Arc<arbor_server::Server>) {
+/// handlers are mounted anew on it. With a config-center credential, each new session also
+/// gives the config center's existing nodes its ACL (`protect_existing`).
+async fn mount_module_apis(
+    server: std::sync::Arc<arbor_server::Server>,
+    config_center_credential: Option<arbor_coord::DigestCredential>,
+) {
     if server.admin_addr().is_none() {
         // admin.enableServer=false: nowhere to serve the APIs, so no session for them.
         return;
     }
+    let protected = config_center_credential.is_some();
+    let mut options = arbor_cli::api_mount::ModuleOptions {
+        config_center_credential,
+        push_observer: None,
+    };
+    let metrics =
+        match arbor_cli::module_metrics::ModuleMetrics::register(server.metrics_registry()) {
+            Ok(metrics) => {
+                server.add_scrape_hook(metrics.clone());
+                options.push_observer = Some(metrics.clone());
+                Some(metrics)
+            }
+            Err(e) => {
+                tracing::warn!("cannot register the config-center and naming metrics: {e}");
+                None
+            }
+        };
     let mut addr = server.local_addr();
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr.ip() {
@@ -107,9 +132,32 @@ async fn mount_module_apis(server: std::sync::Arc<arbor_server::Server>) {
     loop {
         match arbor_coord::remote::ZkCoord::connect(&connect_string, API_SESSION_TIMEOUT).await {
             Ok(coord) => {
-                let handlers = arbor_cli::api_mount::handlers(&coord);
-                if !handlers.is_empty() {
-                    server.mount_api(handlers);
+                match arbor_cli::api_mount::modules(&coord, &options).await {
+                    Ok(modules) => {
+                        server.mount_api(modules.handlers.clone());
+                        if let Some(metrics) = &metrics {
+                            metrics.attach(modules.config_center.clone(), modules.registry.clone());
+                        }
+                        if protected {
+                            match modules.protect_existing().await {
+                                Ok(outcome) => tracing::info!(
+                                    "config center ACLs: {} nodes checked, {} given the \
+                                     config center's ACL",
+                                    outcome.checked,
+                                    outcome.changed
+                                ),
+                                Err(e) => tracing::warn!(
+                                    "config center ACLs: cannot protect the existing nodes: {e}"
+                                ),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        // A new session next time round (this one is dropped and closed).
+                        tracing::warn!("cannot set up the module APIs: {e}");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
                 }
                 coord.session_ended().await;
                 tracing::warn!("the module APIs' session ended; reconnecting");

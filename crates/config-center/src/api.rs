@@ -21,6 +21,9 @@
 //!
 //! The author of a change is the authenticated principal when the listener has one, else the
 //! `author` parameter, else `http`.
+//!
+//! Every push (`PUT .../<name>`) the API answers is reported to its [`PushObserver`], if it has
+//! one: accepted, or refused with a [`RejectReason`] (the server turns these into metrics).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +32,9 @@ use arbor_coord::api::{ApiFuture, ApiHandler, ApiRequest, ApiResponse};
 use arbor_coord::Coordination;
 use serde_json::{json, Value};
 
-use crate::center::{ConfigCenter, ConfigDocument, Current, DeleteOptions, DiffSide, PushOptions};
+use crate::center::{
+    ChangeOutcome, ConfigCenter, ConfigDocument, Current, DeleteOptions, DiffSide, PushOptions,
+};
 use crate::error::{ConfigError, ErrorKind};
 use crate::history::AppSettings;
 use crate::layout::{App, ConfigKey, Env, Version};
@@ -43,19 +48,96 @@ pub const MAX_WATCH_TIMEOUT: Duration = Duration::from_secs(600);
 /// The author of API changes without a principal or `author` parameter.
 pub const DEFAULT_AUTHOR: &str = "http";
 
+/// Why the API refused a push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// The env, app or config name is not valid.
+    InvalidName,
+    /// A query parameter is not valid (`expect_version`, `retention`).
+    InvalidRequest,
+    /// The content is not UTF-8 text, contains NUL, or does not parse in its format.
+    InvalidFormat,
+    /// The document, or the request the change needs, is over its limit (413).
+    TooLarge,
+    /// The expected version was not the current one, or other writers kept winning (409).
+    Conflict,
+    /// The app's Spring projection cannot hold the document.
+    Projection,
+    /// Anything else: the ensemble unreachable, the session not authorized, unreadable data.
+    Error,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 7] = [
+        RejectReason::InvalidName,
+        RejectReason::InvalidRequest,
+        RejectReason::InvalidFormat,
+        RejectReason::TooLarge,
+        RejectReason::Conflict,
+        RejectReason::Projection,
+        RejectReason::Error,
+    ];
+
+    /// The name metrics use (`reason` label).
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectReason::InvalidName => "invalid_name",
+            RejectReason::InvalidRequest => "invalid_request",
+            RejectReason::InvalidFormat => "invalid_format",
+            RejectReason::TooLarge => "too_large",
+            RejectReason::Conflict => "conflict",
+            RejectReason::Projection => "projection",
+            RejectReason::Error => "error",
+        }
+    }
+
+    fn of(err: &ConfigError) -> RejectReason {
+        match err {
+            ConfigError::Name(_) => RejectReason::InvalidName,
+            ConfigError::Content {
+                source: crate::format::ContentError::TooLarge { .. },
+                ..
+            }
+            | ConfigError::RequestTooLarge { .. } => RejectReason::TooLarge,
+            ConfigError::Content { .. } => RejectReason::InvalidFormat,
+            ConfigError::Conflict { .. } | ConfigError::Contention { .. } => RejectReason::Conflict,
+            ConfigError::Projection { .. } => RejectReason::Projection,
+            _ => RejectReason::Error,
+        }
+    }
+}
+
+/// Told the outcome of every push the API answers (e.g. to count them).
+pub trait PushObserver: Send + Sync + 'static {
+    /// The push was accepted (a no-op push of the current content included).
+    fn accepted(&self, outcome: &ChangeOutcome);
+    /// The push was refused or failed; nothing was written.
+    fn rejected(&self, reason: RejectReason);
+}
+
 /// The HTTP API on a config center.
 pub struct ConfigApi<C> {
     center: Arc<ConfigCenter<C>>,
+    observer: Option<Arc<dyn PushObserver>>,
 }
 
 impl<C: Coordination> ConfigApi<C> {
     pub fn new(center: Arc<ConfigCenter<C>>) -> ConfigApi<C> {
-        ConfigApi { center }
+        ConfigApi {
+            center,
+            observer: None,
+        }
     }
 
     /// The API on a config center with default limits on `coord`.
     pub fn on(coord: C) -> ConfigApi<C> {
         ConfigApi::new(Arc::new(ConfigCenter::new(coord)))
+    }
+
+    /// Reports every push's outcome to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn PushObserver>) -> ConfigApi<C> {
+        self.observer = Some(observer);
+        self
     }
 }
 
@@ -110,10 +192,15 @@ impl From<ConfigError> for Failure {
             (_, ErrorKind::Unavailable) => 503,
             (_, ErrorKind::Failed) => 500,
         };
-        Failure {
-            status,
-            message: err.to_string(),
+        let mut message = err.to_string();
+        if matches!(err, ConfigError::Coord(arbor_coord::CoordError::NoAuth)) {
+            // The caller's token was good: it is the server's own session that may not write.
+            message.push_str(
+                " (the server's config-center session may not write here: check that \
+                 configCenter.auth names the credential that owns the config center's nodes)",
+            );
         }
+        Failure { status, message }
     }
 }
 
@@ -283,34 +370,23 @@ impl<C: Coordination> ConfigApi<C> {
                     _ => method_not_allowed(method, "GET, PUT"),
                 }
             }
+            [env, app, name] if method == "PUT" => {
+                let pushed = self.push(env, app, name, request).await;
+                if let Some(observer) = &self.observer {
+                    match &pushed {
+                        Ok(outcome) => observer.accepted(outcome),
+                        Err((reason, _)) => observer.rejected(*reason),
+                    }
+                }
+                match pushed {
+                    Ok(outcome) => ok(json!(outcome)),
+                    Err((_, failure)) => Err(failure),
+                }
+            }
             [env, app, name] => {
                 let key = ConfigKey::parse(env, app, name)?;
                 match method {
                     "GET" => self.get(&key, request).await,
-                    "PUT" => {
-                        let retention = request
-                            .query_param("retention")
-                            .map(|value| {
-                                value
-                                    .parse::<u32>()
-                                    .ok()
-                                    .filter(|n| *n >= 1)
-                                    .ok_or_else(|| {
-                                        Failure::bad_request(format!(
-                                            "retention={value:?} is not a count of at least 1"
-                                        ))
-                                    })
-                            })
-                            .transpose()?;
-                        let options = PushOptions {
-                            expect_version: version_param(request, "expect_version")?,
-                            author: author(request),
-                            message: request.query_param("message").unwrap_or("").to_string(),
-                            retention,
-                        };
-                        let outcome = self.center.push(&key, &request.body, &options).await?;
-                        ok(json!(outcome))
-                    }
                     "DELETE" => {
                         let options = DeleteOptions {
                             expect_version: version_param(request, "expect_version")?,
@@ -386,6 +462,44 @@ impl<C: Coordination> ConfigApi<C> {
         }
     }
 
+    /// `PUT .../<env>/<app>/<name>`: the change, or why it was refused.
+    async fn push(
+        &self,
+        env: &str,
+        app: &str,
+        name: &str,
+        request: &ApiRequest,
+    ) -> Result<ChangeOutcome, (RejectReason, Failure)> {
+        let invalid_request = |failure| (RejectReason::InvalidRequest, failure);
+        let key = ConfigKey::parse(env, app, name)
+            .map_err(|err| (RejectReason::InvalidName, Failure::from(err)))?;
+        let retention = request
+            .query_param("retention")
+            .map(|value| {
+                value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        Failure::bad_request(format!(
+                            "retention={value:?} is not a count of at least 1"
+                        ))
+                    })
+            })
+            .transpose()
+            .map_err(invalid_request)?;
+        let options = PushOptions {
+            expect_version: version_param(request, "expect_version").map_err(invalid_request)?,
+            author: author(request),
+            message: request.query_param("message").unwrap_or("").to_string(),
+            retention,
+        };
+        self.center
+            .push(&key, &request.body, &options)
+            .await
+            .map_err(|err| (RejectReason::of(&err), Failure::from(err)))
+    }
+
     async fn get(&self, key: &ConfigKey, request: &ApiRequest) -> Result<ApiResponse, Failure> {
         if let Some(known) = version_param(request, "watch")? {
             let timeout = match request.query_param("timeout") {
@@ -441,6 +555,60 @@ mod tests {
         for bad in ["", "s", "1h", "-1s", "1.5s", "ms"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn refused_pushes_are_classified_by_what_went_wrong() {
+        use crate::format::ContentError;
+        use arbor_coord::CoordError;
+        let content = |source| ConfigError::Content {
+            key: "k".into(),
+            source,
+        };
+        let cases = [
+            (
+                content(ContentError::TooLarge { size: 2, limit: 1 }),
+                RejectReason::TooLarge,
+            ),
+            (
+                content(ContentError::NotUtf8 { line: 1, column: 1 }),
+                RejectReason::InvalidFormat,
+            ),
+            (
+                ConfigError::RequestTooLarge {
+                    key: "k".into(),
+                    size: 2,
+                    limit: 1,
+                    projected: true,
+                },
+                RejectReason::TooLarge,
+            ),
+            (
+                ConfigError::Contention {
+                    key: "k".into(),
+                    attempts: 9,
+                },
+                RejectReason::Conflict,
+            ),
+            (
+                ConfigError::Projection {
+                    key: "k".into(),
+                    source: crate::projection::ProjectionError::Unparsable("x".into()),
+                },
+                RejectReason::Projection,
+            ),
+            (ConfigError::Coord(CoordError::NoAuth), RejectReason::Error),
+            (
+                ConfigError::Coord(CoordError::Unavailable("down".into())),
+                RejectReason::Error,
+            ),
+        ];
+        for (err, reason) in cases {
+            assert_eq!(RejectReason::of(&err), reason, "{err}");
+        }
+        let labels: std::collections::BTreeSet<&str> =
+            RejectReason::ALL.iter().map(|r| r.label()).collect();
+        assert_eq!(labels.len(), RejectReason::ALL.len());
     }
 
     #[test]

@@ -8,10 +8,15 @@
 //! win: the loser's multi fails as a whole and it re-reads and tries again. A push with an
 //! expected version turns "someone else's change landed first" into a [`ConfigError::Conflict`];
 //! a push without one simply goes on top.
+//!
+//! ACLs: every node the config center creates gets its [`ConfigCenter::node_acl`]: open
+//! (`world:anyone:cdrwa`) by default; readable by anyone and writable only by its credential's
+//! `digest` identity once it is [`ConfigCenter::authenticated_as`] a credential. Spring's shared
+//! root `/config` is the exception: other tools create contexts there, so it stays open.
 
 use std::time::{Duration, Instant};
 
-use arbor_coord::{CoordError, Coordination, CreateKind, Node, WriteOp};
+use arbor_coord::{Acl, CoordError, Coordination, CreateKind, DigestCredential, Node, WriteOp};
 use futures::future::join_all;
 use serde::Serialize;
 
@@ -23,7 +28,8 @@ use crate::history::{
 };
 use crate::layout::{
     app_path, config_path, env_path, history_dir, history_entry_path, parse_history_entry_name,
-    spring_context_path, App, ConfigKey, ConfigName, Env, Version, CONFIG_ROOT, SPRING_ROOT,
+    spring_context_path, App, ConfigKey, ConfigName, Env, Version, ARBOR_ROOT, CONFIG_ROOT,
+    SPRING_ROOT,
 };
 use crate::limits::{multi_request_bytes, Limits};
 use crate::projection::{self, ContextNodes, ProjectionPlan};
@@ -41,6 +47,17 @@ const WALK_CONCURRENCY: usize = 256;
 pub struct ConfigCenter<C> {
     coord: C,
     limits: Limits,
+    /// The ACL of every node this center creates (see the module docs).
+    node_acl: Acl,
+}
+
+/// What [`ConfigCenter::protect_existing`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProtectOutcome {
+    /// Nodes whose ACL was looked at.
+    pub checked: usize,
+    /// Nodes whose ACL was replaced.
+    pub changed: usize,
 }
 
 /// A document as it is now, or as it was at a version.
@@ -212,7 +229,25 @@ impl<C: Coordination> ConfigCenter<C> {
         ConfigCenter {
             coord,
             limits: Limits::default(),
+            node_acl: Acl::open(),
         }
+    }
+
+    /// Authenticates the session as `credential` (`addauth digest`) and from now on creates
+    /// nodes readable by anyone and writable only by that identity. Nodes created earlier keep
+    /// their ACL until [`ConfigCenter::protect_existing`] runs.
+    pub async fn authenticated_as(
+        mut self,
+        credential: &DigestCredential,
+    ) -> Result<ConfigCenter<C>, ConfigError> {
+        self.coord.add_digest_auth(credential).await?;
+        self.node_acl = Acl::readable_by_anyone_owned_by(credential);
+        Ok(self)
+    }
+
+    /// The ACL nodes created by this center get.
+    pub fn node_acl(&self) -> &Acl {
+        &self.node_acl
     }
 
     pub fn with_limits(mut self, limits: Limits) -> ConfigCenter<C> {
@@ -494,6 +529,36 @@ impl<C: Coordination> ConfigCenter<C> {
             .collect()
     }
 
+    /// How many config documents exist (deleted ones not counted), read cheaply: one listing
+    /// per env and one stat per app (its child count), no document data.
+    pub async fn count_documents(&self) -> Result<u64, ConfigError> {
+        let envs = self.coord.children(CONFIG_ROOT).await?.unwrap_or_default();
+        let env_paths: Vec<String> = envs
+            .iter()
+            .map(|env| format!("{CONFIG_ROOT}/{env}"))
+            .collect();
+        let mut app_paths = Vec::new();
+        for chunk in env_paths.chunks(WALK_CONCURRENCY) {
+            let listings = join_all(chunk.iter().map(|path| self.coord.children(path))).await;
+            for (env_path, apps) in chunk.iter().zip(listings) {
+                app_paths.extend(
+                    apps?
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|app| format!("{env_path}/{app}")),
+                );
+            }
+        }
+        let mut documents = 0u64;
+        for chunk in app_paths.chunks(WALK_CONCURRENCY) {
+            let stats = join_all(chunk.iter().map(|path| self.coord.stat(path))).await;
+            for stat in stats {
+                documents += stat?.map_or(0, |stat| u64::try_from(stat.num_children).unwrap_or(0));
+            }
+        }
+        Ok(documents)
+    }
+
     /// An app's settings (defaults if the app does not exist).
     pub async fn app_settings(&self, env: &Env, app: &App) -> Result<AppSettings, ConfigError> {
         Ok(self
@@ -667,9 +732,10 @@ impl<C: Coordination> ConfigCenter<C> {
             .map_err(projection_error)?;
         let desired = projection::desired_nodes(&merged).map_err(projection_error)?;
         let context = spring_context_path(env, app);
+        // Spring's root is shared with whatever else writes Spring contexts: left open.
         self.coord.ensure_path(SPRING_ROOT).await?;
         let existing = self.read_subtree(&context).await?;
-        let plan = projection::plan(&context, &desired, existing.as_ref());
+        let plan = projection::plan(&context, &desired, existing.as_ref(), &self.node_acl);
         Ok((checks, plan, context))
     }
 
@@ -754,9 +820,11 @@ impl<C: Coordination> ConfigCenter<C> {
     /// Creates the app node and the history directory if they are missing.
     async fn ensure_parents(&self, key: &ConfigKey) -> Result<(), ConfigError> {
         self.coord
-            .ensure_path(&app_path(&key.env, &key.app))
+            .ensure_path_with_acl(&app_path(&key.env, &key.app), &self.node_acl)
             .await?;
-        self.coord.ensure_path(&history_dir(key)).await?;
+        self.coord
+            .ensure_path_with_acl(&history_dir(key), &self.node_acl)
+            .await?;
         Ok(())
     }
 
@@ -846,6 +914,7 @@ impl<C: Coordination> ConfigCenter<C> {
                     path: config_path(key),
                     data: new.content.to_vec(),
                     kind: CreateKind::Persistent,
+                    acl: self.node_acl.clone(),
                 }),
             }
             let entry = HistoryEntry {
@@ -863,6 +932,7 @@ impl<C: Coordination> ConfigCenter<C> {
                 path: history_entry_path(key, version),
                 data: entry.encode(),
                 kind: CreateKind::Persistent,
+                acl: self.node_acl.clone(),
             });
             let pruned = versions_to_prune(versions, version, retention);
             ops.extend(pruned.iter().map(|v| WriteOp::Delete {
@@ -996,6 +1066,7 @@ impl<C: Coordination> ConfigCenter<C> {
                     path: history_entry_path(key, version),
                     data: entry.encode(),
                     kind: CreateKind::Persistent,
+                    acl: self.node_acl.clone(),
                 });
                 outcome.pruned = versions_to_prune(versions, version, settings.retention);
                 ops.extend(outcome.pruned.iter().map(|v| WriteOp::Delete {
@@ -1056,7 +1127,9 @@ impl<C: Coordination> ConfigCenter<C> {
                 if !enabled {
                     return Ok(None);
                 }
-                self.coord.ensure_path(&path).await?;
+                self.coord
+                    .ensure_path_with_acl(&path, &self.node_acl)
+                    .await?;
                 continue;
             };
             let mut settings = AppSettings::decode(&node.data);
@@ -1107,6 +1180,91 @@ impl<C: Coordination> ConfigCenter<C> {
                 }
                 Err(err) => return Err(err.source.into()),
             }
+        }
+    }
+
+    // ---- ACLs --------------------------------------------------------------------------------
+
+    /// Gives every node the config center owns its [`ConfigCenter::node_acl`]: `/arbor` and
+    /// everything below it, and the Spring projection contexts of the apps that have the
+    /// projection on. For a tree written before the center had a credential; the server runs
+    /// it whenever its API session starts with one. It needs the ADMIN permission, which the
+    /// open ACL grants anyone and the center's ACL grants its credential.
+    ///
+    /// Top down: a node's children are listed only after the node has the center's ACL, so a
+    /// child created meanwhile by someone else is listed (and protected) too, and from then on
+    /// nobody else can create one. Cost: one getACL and one getChildren per node, and a setACL
+    /// per node that needed it (`WALK_CONCURRENCY` requests in flight). Without a credential
+    /// (the open ACL) it does nothing: it never opens up protected nodes.
+    pub async fn protect_existing(&self) -> Result<ProtectOutcome, ConfigError> {
+        let mut outcome = ProtectOutcome::default();
+        if self.node_acl.same_entries(&Acl::open()) {
+            return Ok(outcome);
+        }
+        self.protect_subtree(ARBOR_ROOT, &mut outcome).await?;
+        for env in self.list_envs().await? {
+            for app in self.list_apps(&env).await? {
+                if self.app_settings(&env, &app).await?.spring_projection {
+                    let context = spring_context_path(&env, &app);
+                    self.protect_subtree(&context, &mut outcome).await?;
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// [`ConfigCenter::protect_existing`] for `root` and its subtree, level by level.
+    async fn protect_subtree(
+        &self,
+        root: &str,
+        outcome: &mut ProtectOutcome,
+    ) -> Result<(), ConfigError> {
+        let mut level = vec![root.to_string()];
+        while !level.is_empty() {
+            let mut next = Vec::new();
+            for chunk in level.chunks(WALK_CONCURRENCY) {
+                let results = join_all(chunk.iter().map(|path| async move {
+                    let changed = self.protect_node(path).await?;
+                    let children = self.coord.children(path).await?;
+                    Ok::<_, ConfigError>((changed, children))
+                }))
+                .await;
+                for (parent, result) in chunk.iter().zip(results) {
+                    let (changed, children) = result?;
+                    let Some(changed) = changed else { continue };
+                    outcome.checked += 1;
+                    outcome.changed += usize::from(changed);
+                    let parent = parent.trim_end_matches('/');
+                    next.extend(
+                        children
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|child| format!("{parent}/{child}")),
+                    );
+                }
+            }
+            level = next;
+        }
+        Ok(())
+    }
+
+    /// Sets the center's ACL on `path` unless it has it: whether it changed it, or `None` if
+    /// the node does not exist (deleted meanwhile).
+    async fn protect_node(&self, path: &str) -> Result<Option<bool>, ConfigError> {
+        let protect_error = |source| ConfigError::Protect {
+            path: path.to_string(),
+            source,
+        };
+        let Some((acl, _)) = self.coord.get_acl(path).await.map_err(protect_error)? else {
+            return Ok(None);
+        };
+        if acl.same_entries(&self.node_acl) {
+            return Ok(Some(false));
+        }
+        match self.coord.set_acl(path, &self.node_acl, None).await {
+            Ok(_) => Ok(Some(true)),
+            Err(CoordError::NoNode) => Ok(None),
+            Err(source) => Err(protect_error(source)),
         }
     }
 }

@@ -54,6 +54,8 @@ pub enum ConfigError {
     Contention { key: String, attempts: u32 },
     #[error("{path}: stored data is unreadable: {reason}")]
     Corrupt { path: String, reason: String },
+    #[error("{path}: cannot give the node the config center's ACL: {source}")]
+    Protect { path: String, source: CoordError },
     #[error("{0}")]
     Io(String),
     #[error(transparent)]
@@ -91,9 +93,14 @@ impl ConfigError {
                 ErrorKind::Unavailable
             }
             ConfigError::Coord(CoordError::BadArguments(_)) => ErrorKind::Invalid,
-            ConfigError::Corrupt { .. } | ConfigError::Io(_) | ConfigError::Coord(_) => {
-                ErrorKind::Failed
-            }
+            ConfigError::Protect {
+                source: CoordError::Unavailable(_) | CoordError::SessionExpired,
+                ..
+            } => ErrorKind::Unavailable,
+            ConfigError::Corrupt { .. }
+            | ConfigError::Io(_)
+            | ConfigError::Protect { .. }
+            | ConfigError::Coord(_) => ErrorKind::Failed,
         }
     }
 }

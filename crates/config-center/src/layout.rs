@@ -21,6 +21,8 @@ use std::fmt;
 
 use crate::format::Format;
 
+/// Root of everything the config center keeps (the Spring projection aside).
+pub const ARBOR_ROOT: &str = "/arbor";
 /// Root of the current documents.
 pub const CONFIG_ROOT: &str = "/arbor/config";
 /// Root of the history entries.

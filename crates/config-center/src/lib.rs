@@ -34,6 +34,6 @@ pub mod transfer;
 
 pub use center::{
     ChangeOutcome, ConfigCenter, ConfigDocument, ConfigSummary, Current, DeleteOptions, DiffSide,
-    ProjectionSummary, PushOptions, WatchOutcome,
+    ProjectionSummary, ProtectOutcome, PushOptions, WatchOutcome,
 };
 pub use error::{ConfigError, ErrorKind};

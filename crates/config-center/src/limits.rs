@@ -35,10 +35,6 @@ fn sized(len: usize) -> usize {
     4 + len
 }
 
-/// The ACL every node is created with (world:anyone, all permissions): a vector of one
-/// (perms int, scheme string, id string).
-const WORLD_ANYONE_ACL: usize = 4 + 4 + (4 + "world".len()) + (4 + "anyone".len());
-
 /// Bytes of the frame body (after the length prefix) of a multi request holding `ops`, as the
 /// ZooKeeper Java client and `zookeeper-client` encode it: request header (xid, type), then per
 /// op a MultiHeader (type, done, err) and the op record, then a closing MultiHeader.
@@ -50,9 +46,9 @@ pub fn multi_request_bytes(ops: &[WriteOp]) -> usize {
         .map(|op| {
             MULTI_HEADER
                 + match op {
-                    WriteOp::Create { path, data, .. } => {
-                        sized(path.len()) + sized(data.len()) + WORLD_ANYONE_ACL + 4
-                    }
+                    WriteOp::Create {
+                        path, data, acl, ..
+                    } => sized(path.len()) + sized(data.len()) + acl.encoded_len() + 4,
                     WriteOp::SetData { path, data, .. } => {
                         sized(path.len()) + sized(data.len()) + 4
                     }
@@ -68,7 +64,7 @@ pub fn multi_request_bytes(ops: &[WriteOp]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arbor_coord::CreateKind;
+    use arbor_coord::{Acl, CreateKind, DigestCredential};
 
     #[test]
     fn sizes_add_up_per_op() {
@@ -78,9 +74,23 @@ mod tests {
             path: "/a".into(),
             data: vec![0; 10],
             kind: CreateKind::Persistent,
+            acl: Acl::open(),
         };
         // header 9 + path 6 + data 14 + acl 27 + flags 4
         assert_eq!(multi_request_bytes(&[create]) - empty, 60);
+        // world:anyone:r + digest:u:<28 base64 chars>:cdrwa
+        let owner = DigestCredential::parse("u:p").unwrap();
+        let protected = WriteOp::Create {
+            path: "/a".into(),
+            data: vec![0; 10],
+            kind: CreateKind::Persistent,
+            acl: Acl::readable_by_anyone_owned_by(&owner),
+        };
+        let acl = 4 + (4 + 4 + 5 + 4 + 6) + (4 + 4 + 6 + 4 + "u:".len() + 28);
+        assert_eq!(
+            multi_request_bytes(&[protected]) - empty,
+            9 + 6 + 14 + acl + 4
+        );
         let set = WriteOp::SetData {
             path: "/a".into(),
             data: vec![0; 10],

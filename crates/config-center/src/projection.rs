@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use arbor_coord::{CreateKind, WriteOp};
+use arbor_coord::{Acl, CreateKind, WriteOp};
 
 use crate::format::Format;
 use crate::properties;
@@ -241,11 +241,13 @@ pub struct ProjectionPlan {
 }
 
 /// Plans the writes that turn `existing` (the context's current subtree; `None` if the context
-/// node itself is missing) into `desired`, under context path `context`.
+/// node itself is missing) into `desired`, under context path `context`; nodes are created with
+/// `acl`.
 pub fn plan(
     context: &str,
     desired: &ContextNodes,
     existing: Option<&ContextNodes>,
+    acl: &Acl,
 ) -> ProjectionPlan {
     let empty = ContextNodes::new();
     let mut plan = ProjectionPlan::default();
@@ -254,6 +256,7 @@ pub fn plan(
             path: context.to_string(),
             data: Vec::new(),
             kind: CreateKind::Persistent,
+            acl: acl.clone(),
         });
     }
     let existing = existing.unwrap_or(&empty);
@@ -275,6 +278,7 @@ pub fn plan(
                     path: format!("{context}/{path}"),
                     data: data.clone(),
                     kind: CreateKind::Persistent,
+                    acl: acl.clone(),
                 });
                 plan.created += 1;
             }
@@ -451,11 +455,12 @@ mod tests {
             ("x", ""),
             ("x/y", "1"),
         ]);
-        let plan = plan("/config/web,prod", &desired, Some(&existing));
+        let plan = plan("/config/web,prod", &desired, Some(&existing), &Acl::open());
         let c = |p: &str, d: &str| WriteOp::Create {
             path: p.into(),
             data: d.into(),
             kind: CreateKind::Persistent,
+            acl: Acl::open(),
         };
         let del = |p: &str| WriteOp::Delete {
             path: p.into(),
@@ -477,7 +482,7 @@ mod tests {
         );
         assert_eq!((plan.created, plan.updated, plan.deleted), (2, 1, 2));
         assert_eq!(
-            super::plan("/config/web,prod", &desired, Some(&desired)).ops,
+            super::plan("/config/web,prod", &desired, Some(&desired), &Acl::open()).ops,
             vec![]
         );
     }
@@ -485,7 +490,7 @@ mod tests {
     #[test]
     fn plan_creates_a_missing_context_first() {
         let desired = nodes(&[("a", "1")]);
-        let plan = plan("/config/web", &desired, None);
+        let plan = plan("/config/web", &desired, None, &Acl::open());
         assert_eq!(plan.ops.len(), 2);
         assert_eq!(plan.ops[0].path(), "/config/web");
         assert_eq!(plan.ops[1].path(), "/config/web/a");

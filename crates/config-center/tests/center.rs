@@ -12,7 +12,7 @@ use arbor_config_center::{
     ConfigCenter, ConfigError, DeleteOptions, DiffSide, ErrorKind, PushOptions,
 };
 use arbor_coord::remote::ZkCoord;
-use arbor_coord::Coordination;
+use arbor_coord::{Acl, CoordError, Coordination, CreateKind, DigestCredential};
 use arbor_test_support::{ArborEnsemble, ArborOptions, ArborServer};
 
 async fn connect(server: &ArborServer) -> ZkCoord {
@@ -774,4 +774,130 @@ async fn conditional_pushes_and_projection_across_an_ensemble() {
     coord.sync("/").await.unwrap();
     let port = coord.get("/config/web,prod/server/port").await.unwrap();
     assert_eq!(port.map(|node| node.data), Some(b"8080".to_vec()));
+}
+
+/// Every path under `root` (inclusive) whose ACL is not `acl`.
+async fn paths_without_acl(coord: &ZkCoord, root: &str, acl: &Acl) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_string()];
+    while let Some(path) = stack.pop() {
+        let Some((found, _)) = coord.get_acl(&path).await.unwrap() else {
+            continue;
+        };
+        if !found.same_entries(acl) {
+            out.push(path.clone());
+        }
+        for child in coord.children(&path).await.unwrap().unwrap_or_default() {
+            stack.push(format!("{path}/{child}"));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authenticated_center_protects_what_it_creates_and_what_was_there() {
+    let server = ArborServer::start(ArborOptions::new());
+    let credential = DigestCredential::parse("config-center:s3cret").unwrap();
+    let protected = Acl::readable_by_anyone_owned_by(&credential);
+    let stranger = connect(&server).await;
+    let open_center = ConfigCenter::new(stranger.clone());
+    let (prod, shop) = (Env::new("prod").unwrap(), App::new("shop").unwrap());
+    let old = key("prod", "shop", "application.yml");
+    open_center
+        .push(&old, b"server:\n  port: 8080\n", &by("before"))
+        .await
+        .unwrap();
+    open_center
+        .set_spring_projection(&prod, &shop, true)
+        .await
+        .unwrap();
+    assert_eq!(open_center.node_acl(), &Acl::open());
+
+    let owner = connect(&server).await;
+    let center = ConfigCenter::new(owner.clone())
+        .authenticated_as(&credential)
+        .await
+        .unwrap();
+    assert_eq!(center.node_acl(), &protected);
+
+    // What it creates from now on is protected, the levels it creates on the way included.
+    let new = key("staging", "api", "flags.json");
+    center
+        .push(&new, b"{\"beta\": true}\n", &by("owner"))
+        .await
+        .unwrap();
+    assert_eq!(
+        paths_without_acl(&owner, "/arbor/config/staging", &protected).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        paths_without_acl(&owner, "/arbor/history/staging", &protected).await,
+        Vec::<String>::new()
+    );
+    // Others read it, and cannot change it, through the config center or directly.
+    assert_eq!(
+        open_center.get(&new, None).await.unwrap().content,
+        b"{\"beta\": true}\n"
+    );
+    let err = open_center
+        .push(&new, b"{\"beta\": false}\n", &by("stranger"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConfigError::Coord(CoordError::NoAuth)),
+        "{err}"
+    );
+    assert_eq!(
+        stranger.set_data(&config_path(&new), b"{}", None).await,
+        Err(CoordError::NoAuth)
+    );
+
+    // The nodes written before are still open, until protect_existing.
+    assert!(!paths_without_acl(&owner, "/arbor", &protected)
+        .await
+        .is_empty());
+    let outcome = center.protect_existing().await.unwrap();
+    assert!(outcome.changed >= 10, "{outcome:?}");
+    assert_eq!(
+        paths_without_acl(&owner, "/arbor", &protected).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        paths_without_acl(&owner, "/config/shop,prod", &protected).await,
+        Vec::<String>::new()
+    );
+    // Spring's shared root stays open for other contexts.
+    let (spring_root, _) = owner.get_acl("/config").await.unwrap().unwrap();
+    assert!(spring_root.same_entries(&Acl::open()), "{spring_root}");
+    stranger
+        .create("/config/other-app", b"", CreateKind::Persistent)
+        .await
+        .unwrap();
+    assert_eq!(
+        stranger
+            .set_data(&config_path(&old), b"port: 1\n", None)
+            .await,
+        Err(CoordError::NoAuth)
+    );
+    assert_eq!(
+        stranger
+            .create("/arbor/config/evil", b"", CreateKind::Persistent)
+            .await,
+        Err(CoordError::NoAuth)
+    );
+    // Nothing left to do the second time; the owner still changes what it now owns.
+    let again = center.protect_existing().await.unwrap();
+    assert_eq!(again.changed, 0, "{again:?}");
+    assert_eq!(again.checked, outcome.checked);
+    let outcome = center
+        .push(&old, b"server:\n  port: 9090\n", &by("owner"))
+        .await
+        .unwrap();
+    assert_eq!(outcome.version, 2);
+    // Without a credential, protect_existing never opens anything up.
+    assert_eq!(
+        open_center.protect_existing().await.unwrap(),
+        Default::default()
+    );
 }

@@ -9,13 +9,19 @@
 //!
 //! The trait is generic-friendly rather than object-safe (`impl Future` returns): modules take
 //! `C: Coordination`.
+//!
+//! ACLs: a module chooses the ACL of every node it creates ([`Acl`]; [`Acl::open`] unless it was
+//! given a credential) and authenticates its session with [`Coordination::add_auth`], as a
+//! Curator application does with its `ACLProvider` and `authorization(...)`.
 
+mod acl;
 pub mod api;
 mod model;
 pub mod remote;
 
 use std::future::Future;
 
+pub use acl::{Acl, AclEntry, CredentialError, DigestCredential, Perms};
 pub use model::{
     Change, ChangeKind, CoordError, CreateKind, MultiError, Node, NodeStat, OpResult, WriteOp,
 };
@@ -37,14 +43,25 @@ pub trait Coordination: Send + Sync + 'static {
         path: &str,
     ) -> impl Future<Output = Result<Option<Vec<String>>, CoordError>> + Send;
 
-    /// Creates one node (ancestors must exist); returns the created path (with a sequence suffix
-    /// for sequential kinds).
+    /// Creates one node with `acl` (ancestors must exist); returns the created path (with a
+    /// sequence suffix for sequential kinds).
+    fn create_with_acl(
+        &self,
+        path: &str,
+        data: &[u8],
+        kind: CreateKind,
+        acl: &Acl,
+    ) -> impl Future<Output = Result<String, CoordError>> + Send;
+
+    /// [`Coordination::create_with_acl`] with [`Acl::open`] (`world:anyone:cdrwa`).
     fn create(
         &self,
         path: &str,
         data: &[u8],
         kind: CreateKind,
-    ) -> impl Future<Output = Result<String, CoordError>> + Send;
+    ) -> impl Future<Output = Result<String, CoordError>> + Send {
+        async move { self.create_with_acl(path, data, kind, &Acl::open()).await }
+    }
 
     /// Sets data, optionally only if the node's version equals `expected_version`.
     fn set_data(
@@ -83,14 +100,59 @@ pub trait Coordination: Send + Sync + 'static {
     /// Makes this client's view current with the leader (ZooKeeper `sync`).
     fn sync(&self, path: &str) -> impl Future<Output = Result<(), CoordError>> + Send;
 
-    /// Creates `path` and any missing ancestors as empty persistent nodes (`mkdir -p`).
+    /// The ACL of `path` with its stat, or `None` if it does not exist.
+    fn get_acl(
+        &self,
+        path: &str,
+    ) -> impl Future<Output = Result<Option<(Acl, NodeStat)>, CoordError>> + Send;
+
+    /// Replaces the ACL of `path`, optionally only at ACL version `expected_aversion`.
+    fn set_acl(
+        &self,
+        path: &str,
+        acl: &Acl,
+        expected_aversion: Option<i32>,
+    ) -> impl Future<Output = Result<NodeStat, CoordError>> + Send;
+
+    /// Adds an identity to the session (ZooKeeper `addauth`), e.g. `digest` with
+    /// `user:password`. The identity stays for the session's life, across reconnects.
+    fn add_auth(
+        &self,
+        scheme: &str,
+        auth: &[u8],
+    ) -> impl Future<Output = Result<(), CoordError>> + Send;
+
+    /// Adds `credential`'s `digest` identity to the session.
+    fn add_digest_auth(
+        &self,
+        credential: &DigestCredential,
+    ) -> impl Future<Output = Result<(), CoordError>> + Send {
+        let auth = credential.auth_bytes();
+        async move { self.add_auth("digest", &auth).await }
+    }
+
+    /// Creates `path` and any missing ancestors as empty persistent nodes (`mkdir -p`) with
+    /// [`Acl::open`].
     fn ensure_path(&self, path: &str) -> impl Future<Output = Result<(), CoordError>> + Send {
+        async move { self.ensure_path_with_acl(path, &Acl::open()).await }
+    }
+
+    /// Creates `path` and any missing ancestors as empty persistent nodes with `acl` (nodes that
+    /// exist already keep theirs).
+    fn ensure_path_with_acl(
+        &self,
+        path: &str,
+        acl: &Acl,
+    ) -> impl Future<Output = Result<(), CoordError>> + Send {
         async move {
             let mut prefix = String::new();
             for part in path.split('/').filter(|part| !part.is_empty()) {
                 prefix.push('/');
                 prefix.push_str(part);
-                match self.create(&prefix, &[], CreateKind::Persistent).await {
+                match self
+                    .create_with_acl(&prefix, &[], CreateKind::Persistent, acl)
+                    .await
+                {
                     Ok(_) | Err(CoordError::NodeExists) => {}
                     Err(other) => return Err(other),
                 }

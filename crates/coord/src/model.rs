@@ -5,6 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::acl::Acl;
+
 /// The Stat of a znode, with ZooKeeper's field meanings.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeStat {
@@ -31,8 +33,7 @@ pub struct Node {
     pub stat: NodeStat,
 }
 
-/// Node kinds a module may create. ACLs are always world:anyone:cdrwa here; modules that need
-/// protection rely on the server's auth settings.
+/// Node kinds a module may create (the ACL is given separately: [`crate::Acl`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CreateKind {
     Persistent,
@@ -49,6 +50,7 @@ pub enum WriteOp {
         path: String,
         data: Vec<u8>,
         kind: CreateKind,
+        acl: Acl,
     },
     SetData {
         path: String,

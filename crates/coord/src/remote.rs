@@ -6,8 +6,8 @@ use std::time::Duration;
 use zookeeper_client as zk;
 
 use crate::{
-    Change, ChangeKind, CoordError, Coordination, CreateKind, MultiError, Node, NodeStat, OpResult,
-    WriteOp,
+    Acl, AclEntry, Change, ChangeKind, CoordError, Coordination, CreateKind, MultiError, Node,
+    NodeStat, OpResult, Perms, WriteOp,
 };
 
 /// A ZooKeeper session used through the coordination trait. Cloning shares the session.
@@ -96,6 +96,56 @@ fn create_mode(kind: CreateKind) -> zk::CreateMode {
     }
 }
 
+fn zk_acls(acl: &Acl) -> Vec<zk::Acl> {
+    acl.entries()
+        .iter()
+        .map(|entry| {
+            zk::Acl::new(
+                zk_permission(entry.perms),
+                zk::AuthId::new(&entry.scheme, &entry.id),
+            )
+        })
+        .collect()
+}
+
+fn zk_permission(perms: Perms) -> zk::Permission {
+    [
+        (Perms::READ, zk::Permission::READ),
+        (Perms::WRITE, zk::Permission::WRITE),
+        (Perms::CREATE, zk::Permission::CREATE),
+        (Perms::DELETE, zk::Permission::DELETE),
+        (Perms::ADMIN, zk::Permission::ADMIN),
+    ]
+    .into_iter()
+    .filter(|(ours, _)| perms.contains(*ours))
+    .fold(zk::Permission::NONE, |all, (_, theirs)| all | theirs)
+}
+
+fn acl_of(acls: &[zk::Acl]) -> Acl {
+    Acl::new(
+        acls.iter()
+            .map(|acl| {
+                let permission = acl.permission();
+                let perms = [
+                    (zk::Permission::READ, Perms::READ),
+                    (zk::Permission::WRITE, Perms::WRITE),
+                    (zk::Permission::CREATE, Perms::CREATE),
+                    (zk::Permission::DELETE, Perms::DELETE),
+                    (zk::Permission::ADMIN, Perms::ADMIN),
+                ]
+                .into_iter()
+                .filter(|(theirs, _)| permission.has(*theirs))
+                .fold(0, |bits, (_, ours)| bits | ours.bits());
+                AclEntry {
+                    perms: Perms::from_bits(perms),
+                    scheme: acl.scheme().to_string(),
+                    id: acl.id().to_string(),
+                }
+            })
+            .collect(),
+    )
+}
+
 fn change_kind(event: &zk::WatchedEvent) -> ChangeKind {
     match event.event_type {
         zk::EventType::NodeCreated => ChangeKind::Created,
@@ -135,13 +185,15 @@ impl Coordination for ZkCoord {
         }
     }
 
-    async fn create(
+    async fn create_with_acl(
         &self,
         path: &str,
         data: &[u8],
         kind: CreateKind,
+        acl: &Acl,
     ) -> Result<String, CoordError> {
-        let options = create_mode(kind).with_acls(zk::Acls::anyone_all());
+        let acls = zk_acls(acl);
+        let options = create_mode(kind).with_acls(zk::Acls::new(&acls));
         let (_, sequence) = self
             .client
             .create(path, data, &options)
@@ -181,11 +233,19 @@ impl Coordination for ZkCoord {
             let mut writer = self.client.new_multi_writer();
             for (index, op) in ops.iter().enumerate() {
                 let added = match op {
-                    WriteOp::Create { path, data, kind } => writer.add_create(
+                    WriteOp::Create {
                         path,
                         data,
-                        &create_mode(*kind).with_acls(zk::Acls::anyone_all()),
-                    ),
+                        kind,
+                        acl,
+                    } => {
+                        let acls = zk_acls(acl);
+                        writer.add_create(
+                            path,
+                            data,
+                            &create_mode(*kind).with_acls(zk::Acls::new(&acls)),
+                        )
+                    }
                     WriteOp::SetData {
                         path,
                         data,
@@ -278,6 +338,33 @@ impl Coordination for ZkCoord {
 
     async fn sync(&self, path: &str) -> Result<(), CoordError> {
         self.client.sync(path).await.map_err(coord_error)
+    }
+
+    async fn get_acl(&self, path: &str) -> Result<Option<(Acl, NodeStat)>, CoordError> {
+        match self.client.get_acl(path).await {
+            Ok((acls, stat)) => Ok(Some((acl_of(&acls), node_stat(&stat)))),
+            Err(zk::Error::NoNode) => Ok(None),
+            Err(err) => Err(coord_error(err)),
+        }
+    }
+
+    async fn set_acl(
+        &self,
+        path: &str,
+        acl: &Acl,
+        expected_aversion: Option<i32>,
+    ) -> Result<NodeStat, CoordError> {
+        let acls = zk_acls(acl);
+        let stat = self
+            .client
+            .set_acl(path, &acls, expected_aversion)
+            .await
+            .map_err(coord_error)?;
+        Ok(node_stat(&stat))
+    }
+
+    async fn add_auth(&self, scheme: &str, auth: &[u8]) -> Result<(), CoordError> {
+        self.client.auth(scheme, auth).await.map_err(coord_error)
     }
 
     fn session_id(&self) -> i64 {

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use arbor_coord::remote::ZkCoord;
-use arbor_coord::{ChangeKind, CoordError, Coordination, CreateKind, OpResult, WriteOp};
+use arbor_coord::{
+    Acl, ChangeKind, CoordError, Coordination, CreateKind, DigestCredential, OpResult, WriteOp,
+};
 use arbor_test_support::{ArborOptions, ArborServer};
 
 async fn connect(server: &ArborServer) -> ZkCoord {
@@ -71,6 +73,7 @@ async fn reads_writes_and_multi_map_zookeeper_results() {
                 path: "/a/new".into(),
                 data: b"n".to_vec(),
                 kind: CreateKind::Persistent,
+                acl: Acl::open(),
             },
         ])
         .await
@@ -91,6 +94,7 @@ async fn reads_writes_and_multi_map_zookeeper_results() {
                 path: "/a/other".into(),
                 data: vec![],
                 kind: CreateKind::Persistent,
+                acl: Acl::open(),
             },
             WriteOp::Check {
                 path: "/a/b/c".into(),
@@ -147,4 +151,77 @@ async fn watches_fire_on_creation_change_and_children() {
     );
     let owner = watcher.stat("/w/e").await.unwrap().unwrap().ephemeral_owner;
     assert_eq!(owner, writer.session_id());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acls_on_create_and_digest_auth() {
+    let server = ArborServer::start(ArborOptions::new());
+    let owner_credential = DigestCredential::parse("deployer:s3cret").unwrap();
+    let protected = Acl::readable_by_anyone_owned_by(&owner_credential);
+    let owner = connect(&server).await;
+    owner.add_digest_auth(&owner_credential).await.unwrap();
+    owner
+        .ensure_path_with_acl("/guarded/dir", &protected)
+        .await
+        .unwrap();
+    owner
+        .multi(vec![WriteOp::Create {
+            path: "/guarded/dir/doc".into(),
+            data: b"v1".to_vec(),
+            kind: CreateKind::Persistent,
+            acl: protected.clone(),
+        }])
+        .await
+        .unwrap();
+    let (acl, stat) = owner.get_acl("/guarded/dir/doc").await.unwrap().unwrap();
+    assert!(acl.same_entries(&protected), "{acl}");
+    assert_eq!(stat.data_length, 2);
+    assert_eq!(owner.get_acl("/absent").await.unwrap(), None);
+
+    // Another session reads and watches, but may not change anything.
+    let stranger = connect(&server).await;
+    let (node, change) = stranger.watch_node("/guarded/dir/doc").await.unwrap();
+    assert_eq!(node.unwrap().data, b"v1");
+    assert_eq!(
+        stranger.set_data("/guarded/dir/doc", b"mine", None).await,
+        Err(CoordError::NoAuth)
+    );
+    assert_eq!(
+        stranger
+            .create("/guarded/dir/other", b"", CreateKind::Persistent)
+            .await,
+        Err(CoordError::NoAuth)
+    );
+    assert_eq!(
+        stranger.delete("/guarded/dir/doc", None).await,
+        Err(CoordError::NoAuth)
+    );
+    // A wrong password is another identity.
+    stranger
+        .add_digest_auth(&DigestCredential::parse("deployer:guess").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        stranger.set_data("/guarded/dir/doc", b"mine", None).await,
+        Err(CoordError::NoAuth)
+    );
+    owner
+        .set_data("/guarded/dir/doc", b"v2", None)
+        .await
+        .unwrap();
+    assert_eq!(within("the watch", change).await, ChangeKind::DataChanged);
+
+    // set_acl: opening the node up lets the stranger write.
+    owner
+        .set_acl("/guarded/dir/doc", &Acl::open(), Some(0))
+        .await
+        .unwrap();
+    stranger
+        .set_data("/guarded/dir/doc", b"mine", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        owner.set_acl("/guarded/dir/doc", &protected, Some(0)).await,
+        Err(CoordError::BadVersion)
+    );
 }

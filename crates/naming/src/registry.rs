@@ -414,6 +414,50 @@ impl<C: Coordination> Registry<C> {
         Ok(list)
     }
 
+    /// The number of instance nodes of every service, sorted by name, read cheaply: one listing
+    /// of the base and one stat per service (its child count), no instance data. So it counts
+    /// nodes, readable instances or not, passing or not; `list_services` tells those apart.
+    pub async fn instance_counts(&self) -> Result<Vec<(String, usize)>, NamingError> {
+        let base = self.layout.base();
+        let Some(mut names) = self
+            .coord
+            .children(base)
+            .await
+            .map_err(|err| NamingError::coord(base, err))?
+        else {
+            return Ok(Vec::new());
+        };
+        names.sort();
+        let stats: Vec<(String, Result<Option<usize>, NamingError>)> =
+            futures::stream::iter(names.into_iter().map(|name| async move {
+                let count = match self.layout.service_path(&name) {
+                    Ok(path) => self
+                        .coord
+                        .stat(&path)
+                        .await
+                        .map(|stat| {
+                            stat.map(|stat| usize::try_from(stat.num_children).unwrap_or(0))
+                        })
+                        .map_err(|err| NamingError::coord(&path, err)),
+                    Err(err) => Err(err.into()),
+                };
+                (name, count)
+            }))
+            .buffered(LIST_CONCURRENCY)
+            .collect()
+            .await;
+        let mut counts = Vec::with_capacity(stats.len());
+        for (name, count) in stats {
+            match count {
+                Ok(Some(count)) => counts.push((name, count)),
+                // Gone since the listing, or a name that cannot be a service: not a service.
+                Ok(None) | Err(NamingError::Invalid(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(counts)
+    }
+
     /// Reads one service; with `watch`, also leaves one-time watches on its children and on
     /// every instance, returned as [`Change`]s.
     ///

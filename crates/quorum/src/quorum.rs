@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::batcher::{self, BatcherConfig, Poison, Proposal};
 use crate::error::{ProposeError, QuorumError};
-use crate::log_store::{FlushAck, LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
+use crate::log_store::{CommittedIndex, FlushAck, LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
 use crate::network::{NoPeers, TcpNetwork};
 use crate::observe::{LeadershipWatch, StorageObservers};
 use crate::peer;
@@ -228,6 +228,10 @@ pub struct QuorumStatus {
     pub learners: Vec<NodeId>,
     /// Index of the newest log entry.
     pub last_log_index: Option<u64>,
+    /// Index of the newest log entry this node knows to be committed: on the leader, held by a
+    /// quorum; elsewhere, the leader's commit index as last heard (it may trail the leader's
+    /// by one heartbeat).
+    pub committed_index: Option<u64>,
     /// Index of the last log entry applied to the application.
     pub last_applied_index: Option<u64>,
     /// The zxid of the last entry applied to the application.
@@ -259,6 +263,7 @@ struct QuorumInner {
     applied_zxid: Arc<AtomicI64>,
     applied_watch: watch::Receiver<i64>,
     log_syncs: Arc<AtomicU64>,
+    committed_index: CommittedIndex,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Queue of the task that proposes txns in batches (see `batcher`).
     batcher: mpsc::UnboundedSender<Proposal>,
@@ -443,6 +448,7 @@ impl Quorum {
         let applied_zxid = parts.state_machine.applied_zxid();
         let applied_watch = parts.state_machine.applied_watch();
         let log_syncs = parts.log_store.sync_counter();
+        let committed_index = parts.log_store.committed_index();
         let raft = Raft::new(
             cfg.node_id,
             parts.raft_config,
@@ -464,6 +470,7 @@ impl Quorum {
                 applied_zxid,
                 applied_watch: applied_watch.clone(),
                 log_syncs,
+                committed_index,
                 tasks: Mutex::new(Vec::new()),
                 batcher,
                 last_leader_contact: Mutex::new(None),
@@ -775,6 +782,7 @@ impl Quorum {
             voters: m.membership_config.voter_ids().collect(),
             learners: membership.learner_ids().collect(),
             last_log_index: m.last_log_index,
+            committed_index: self.inner.committed_index.get(),
             last_applied_index: m.last_applied.map(|id| id.index),
             last_applied_zxid: self.last_applied_zxid(),
             snapshot_index: m.snapshot.map(|id| id.index),

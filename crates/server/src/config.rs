@@ -187,6 +187,17 @@ impl QuorumTlsConfig {
     }
 }
 
+/// Where the config center's credential comes from (`configCenter.auth`,
+/// `configCenter.authFile`; docs/admin.md, "Config-center ACLs").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSetting {
+    /// `configCenter.auth=digest:<user>:<password>`.
+    Inline(arbor_coord::DigestCredential),
+    /// `configCenter.authFile=<path>`: a file holding `digest:<user>:<password>` (e.g. a
+    /// mounted Kubernetes Secret), read when the server starts.
+    File(PathBuf),
+}
+
 /// Automatic purge of old snapshots and log segments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AutopurgeConfig {
@@ -236,6 +247,9 @@ pub struct ServerConfig {
     pub container_check_interval_ms: u32,
     /// `DigestAuthenticationProvider.superDigest`: `user:base64(sha1(user:password))`.
     pub super_digest: Option<String>,
+    /// The credential the config center's API session authenticates with; with it, the config
+    /// center's nodes are readable by anyone and writable only by that identity.
+    pub config_center_auth: Option<CredentialSetting>,
     /// `server.N` lines, sorted by id.
     pub servers: Vec<ServerEntry>,
     /// `metricsProvider.httpPort`: Prometheus endpoint port, when configured.
@@ -292,6 +306,7 @@ impl Default for ServerConfig {
             extended_types_enabled: false,
             container_check_interval_ms: 60_000,
             super_digest: None,
+            config_center_auth: None,
             servers: Vec::new(),
             metrics_http_port: None,
             metrics_http_host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -488,6 +503,20 @@ impl ServerConfig {
                 "DigestAuthenticationProvider.superDigest" => {
                     config.super_digest = Some(value.super_digest()?)
                 }
+                "configCenter.auth" | "configCenter.authFile" => {
+                    if config.config_center_auth.is_some() {
+                        return Err(value.invalid(
+                            "configCenter.auth and configCenter.authFile are exclusive, and \
+                             each may be given once"
+                                .into(),
+                        ));
+                    }
+                    config.config_center_auth = Some(if key == "configCenter.auth" {
+                        CredentialSetting::Inline(value.credential()?)
+                    } else {
+                        CredentialSetting::File(value.path()?)
+                    });
+                }
                 "metricsProvider.httpPort" => config.metrics_http_port = Some(value.port()?),
                 "metricsProvider.httpHost" => config.metrics_http_host = value.ip()?,
                 "standaloneEnabled" => config.standalone_enabled = value.boolean()?,
@@ -516,7 +545,46 @@ impl ServerConfig {
         config.max_session_timeout_ms =
             max_session_timeout.unwrap_or_else(|| config.tick_time_ms.saturating_mul(20));
         config.validate(origin)?;
+        if config.admin.enabled
+            && config.admin.tokens_file.is_some()
+            && config.config_center_auth.is_none()
+        {
+            config.warnings.push(
+                "admin.tokensFile is set but configCenter.auth is not: ZooKeeper clients can \
+                 write the config center's nodes (/arbor/...) directly, without a token; set \
+                 configCenter.auth=digest:<user>:<password> (docs/admin.md)"
+                    .to_string(),
+            );
+        }
         Ok(config)
+    }
+
+    /// The config center's credential (`configCenter.auth`, or read from
+    /// `configCenter.authFile`), if one is configured.
+    pub fn config_center_credential(
+        &self,
+    ) -> Result<Option<arbor_coord::DigestCredential>, ConfigError> {
+        match &self.config_center_auth {
+            None => Ok(None),
+            Some(CredentialSetting::Inline(credential)) => Ok(Some(credential.clone())),
+            Some(CredentialSetting::File(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                arbor_coord::DigestCredential::parse_with_scheme(text.trim())
+                    .map(Some)
+                    .map_err(|err| ConfigError::InvalidValue {
+                        at: Location {
+                            origin: path.display().to_string(),
+                            line: None,
+                        },
+                        key: "configCenter.authFile".into(),
+                        // Never the file's text: it holds the password.
+                        message: format!("expected digest:<user>:<password>: {err}"),
+                    })
+            }
+        }
     }
 
     /// Checks that hold across keys.
@@ -698,6 +766,12 @@ impl Value<'_> {
         } else {
             FourLetterWords::Only(words)
         }
+    }
+
+    /// `digest:<user>:<password>`; the error never repeats the value (it holds a password).
+    fn credential(&self) -> Result<arbor_coord::DigestCredential, ConfigError> {
+        arbor_coord::DigestCredential::parse_with_scheme(self.text())
+            .map_err(|err| self.invalid(format!("expected digest:<user>:<password>: {err}")))
     }
 
     fn super_digest(&self) -> Result<String, ConfigError> {

@@ -283,6 +283,11 @@ impl Server {
         self.shared.metrics.registry()
     }
 
+    /// Runs `hook` before every scrape of `/metrics` (to set module gauges read at scrape time).
+    pub fn add_scrape_hook(&self, hook: Arc<dyn crate::metrics::ScrapeHook>) {
+        self.shared.metrics.add_scrape_hook(hook);
+    }
+
     /// Where the admin HTTP listener listens, unless `admin.enableServer=false`.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr

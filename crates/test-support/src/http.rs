@@ -34,6 +34,16 @@ impl HttpResponse {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// The body as JSON; panics with the status and body when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text()))
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
 }
 
 /// A request to send with [`http_request`].
@@ -56,6 +66,53 @@ pub fn http_get(addr: SocketAddr, target: &str) -> Result<HttpResponse, HarnessE
             ..Default::default()
         },
     )
+}
+
+/// `method target` with `body`, and `Authorization: Bearer <token>` when a token is given
+/// (the admin listener's module APIs and commands); panics if the exchange fails.
+pub fn api_call(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> HttpResponse {
+    let headers = token
+        .map(|token| vec![("Authorization", format!("Bearer {token}"))])
+        .unwrap_or_default();
+    http_request(
+        addr,
+        &HttpRequestSpec {
+            method,
+            target,
+            headers,
+            body: body.to_vec(),
+        },
+    )
+    .unwrap_or_else(|e| panic!("{method} {target}: {e}"))
+}
+
+/// Calls `call` until it answers 2xx (e.g. while a server's module APIs are still being
+/// mounted) and returns that answer; panics with the last answer after `timeout`.
+pub fn until_success(
+    what: &str,
+    timeout: Duration,
+    mut call: impl FnMut() -> HttpResponse,
+) -> HttpResponse {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let response = call();
+        if response.is_success() {
+            return response;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: still {} after {timeout:?}: {}",
+            response.status,
+            response.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Sends one request and reads the whole response.

@@ -28,12 +28,12 @@ pub use arbor::{render_zoo_cfg, render_zoo_cfg_on, ArborOptions, ArborServer, Pl
 pub use ensemble::{ArborEnsemble, EnsembleOptions, MemberPlacement};
 pub use error::HarnessError;
 pub use four_letter::{send_four_letter, wait_for_imok};
-pub use http::{http_get, http_request, HttpRequestSpec, HttpResponse};
+pub use http::{api_call, http_get, http_request, until_success, HttpRequestSpec, HttpResponse};
 pub use java::{
     compile_java, java_available, java_classpath, java_classpath_tool, JavaProgram, JavaRun,
 };
 pub use ports::free_port;
-pub use prometheus::{render_scrape_config, Prometheus, Sample};
+pub use prometheus::{exposition_value, render_scrape_config, Prometheus, Sample};
 pub use workspace::{arbor_bin, shared_tool, workspace_root};
 pub use zk_reference::ZkReference;
 pub use zk_tree::{NodeView, TreeView};

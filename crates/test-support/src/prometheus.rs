@@ -18,6 +18,20 @@ use crate::process::{kill_and_reap, log_tail};
 /// Where Debian's package installs the server.
 const DEBIAN_BINARY: &str = "/usr/bin/prometheus";
 
+/// The value of one series in a Prometheus text exposition (what `/metrics` returns), named
+/// exactly as it is printed: `arbor_znode_count`, `arbor_naming_instances{service="web"}`.
+pub fn exposition_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+}
+
 /// One sample of an instant-query result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
@@ -213,6 +227,17 @@ impl Drop for Prometheus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exposition_values_are_found_by_their_whole_series_name() {
+        let text = "# HELP a_total x\n# TYPE a_total counter\na_total 3\n\
+                    b{service=\"web\"} 2\nb{service=\"web-2\"} 5\na_total_more 9\n";
+        assert_eq!(exposition_value(text, "a_total"), Some(3.0));
+        assert_eq!(exposition_value(text, "b{service=\"web\"}"), Some(2.0));
+        assert_eq!(exposition_value(text, "b{service=\"web-2\"}"), Some(5.0));
+        assert_eq!(exposition_value(text, "b"), None);
+        assert_eq!(exposition_value(text, "c"), None);
+    }
 
     #[test]
     fn scrape_config_lists_each_job() {

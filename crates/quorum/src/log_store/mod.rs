@@ -106,7 +106,29 @@ pub struct LogStore {
     options: LogOptions,
     syncs: Arc<AtomicU64>,
     fsync_timing: FsyncObserverSlot,
+    committed_index: CommittedIndex,
     _lock: DirLock,
+}
+
+/// The newest log index openraft said is committed (`save_committed`: on the leader once a
+/// quorum has it, on the others once the leader's commit index reaches them), readable
+/// without the log's lock.
+#[derive(Clone, Debug, Default)]
+pub struct CommittedIndex(Arc<AtomicU64>);
+
+impl CommittedIndex {
+    /// `None` before anything was committed.
+    pub fn get(&self) -> Option<u64> {
+        // Stored as index + 1, so that 0 can mean "none".
+        self.0
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .checked_sub(1)
+    }
+
+    fn set(&self, committed: Option<LogId>) {
+        let stored = committed.map_or(0, |id| id.index.saturating_add(1));
+        self.0.store(stored, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// A read handle used by openraft's replication tasks.
@@ -197,6 +219,8 @@ impl LogStore {
             .map_err(|e| LogError::io(dir, e))?;
         let commit_hint =
             CommitHintWriter::spawn(dir.to_path_buf()).map_err(|e| LogError::io(dir, e))?;
+        let committed_index = CommittedIndex::default();
+        committed_index.set(inner.committed);
         Ok(LogStore {
             shared: Arc::new(Mutex::new(inner)),
             flusher,
@@ -205,6 +229,7 @@ impl LogStore {
             options,
             syncs,
             fsync_timing,
+            committed_index,
             _lock: lock,
         })
     }
@@ -220,6 +245,11 @@ impl LogStore {
             let _ = self.fsync_timing.set(observer);
         }
         self
+    }
+
+    /// The committed index as openraft reports it to the store.
+    pub fn committed_index(&self) -> CommittedIndex {
+        self.committed_index.clone()
     }
 
     /// Counter of fdatasync calls made by the group-commit flusher.
@@ -741,6 +771,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if inner.committed != committed {
             inner.committed = committed;
             self.commit_hint.submit(committed);
+            self.committed_index.set(committed);
         }
         Ok(())
     }

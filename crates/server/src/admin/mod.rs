@@ -277,7 +277,7 @@ impl Admin {
         match route {
             Route::Healthz if read_only => json(200, &serde_json::json!({ "status": "ok" })),
             Route::Readyz if read_only => self.readyz(),
-            Route::Metrics if read_only => self.metrics(),
+            Route::Metrics if read_only => self.metrics().await,
             Route::CommandList if read_only => json(200, &commands::list()),
             Route::Command(name) if read_only || request.method == "POST" => self.command(name),
             Route::Api => self.api(request, path.to_owned(), principal).await,
@@ -299,11 +299,12 @@ impl Admin {
         json(readiness.status_code(), &readiness.body(Some(&status)))
     }
 
-    fn metrics(&self) -> ApiResponse {
+    async fn metrics(&self) -> ApiResponse {
         let shared = match self.shared() {
             Ok(shared) => shared,
             Err(response) => return response,
         };
+        shared.metrics.run_scrape_hooks().await;
         let monitor = gather::monitor(shared);
         match shared.metrics.render(&monitor, &shared.quorum.metrics()) {
             Ok(text) => ApiResponse {

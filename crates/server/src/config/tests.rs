@@ -718,3 +718,52 @@ fn quorum_tls_values_are_checked() {
         assert!(err.contains(expected), "{text:?}: {err}");
     }
 }
+
+#[test]
+fn config_center_credentials_inline_or_from_a_file_never_echo_the_password() {
+    let c = zoo("configCenter.auth=digest:deployer:pa:ss\n");
+    let credential = c.config_center_credential().unwrap().unwrap();
+    assert_eq!(credential.user(), "deployer");
+    assert_eq!(credential.auth_bytes(), b"deployer:pa:ss");
+    assert!(!format!("{c:?}").contains("pa:ss"));
+    assert_eq!(
+        ServerConfig::default().config_center_credential().unwrap(),
+        None
+    );
+
+    for bad in ["deployer:pw", "digest:nopassword", "sasl:u:p", "digest::pw"] {
+        let err = zoo_err(&format!("configCenter.auth={bad}\n"));
+        assert!(
+            err.starts_with("zoo.cfg:1: configCenter.auth: expected digest:<user>:<password>"),
+            "{err}"
+        );
+        assert!(!err.contains(bad), "{err}");
+    }
+    let err = zoo_err("configCenter.auth=digest:a:b\nconfigCenter.authFile=/x\n");
+    assert!(err.contains("exclusive"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cc-auth");
+    std::fs::write(&file, "digest:deployer:s3cret\n").unwrap();
+    let c = yaml(&format!("configCenter:\n  authFile: {}\n", file.display()));
+    let credential = c.config_center_credential().unwrap().unwrap();
+    assert_eq!(credential.auth_bytes(), b"deployer:s3cret");
+    std::fs::write(&file, "deployer-s3cret\n").unwrap();
+    let err = c.config_center_credential().unwrap_err().to_string();
+    assert!(err.contains("configCenter.authFile"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[test]
+fn tokens_without_a_config_center_credential_are_warned_about() {
+    let c = zoo("admin.tokensFile=/etc/arbor/tokens\n");
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("configCenter.auth is not")),
+        "{:?}",
+        c.warnings
+    );
+    let c = zoo("admin.tokensFile=/etc/arbor/tokens\nconfigCenter.auth=digest:a:b\n");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}

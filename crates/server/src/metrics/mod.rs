@@ -7,13 +7,20 @@
 //!   from a task that follows [`arbor_quorum::Quorum::leadership`];
 //! - histograms are observed where the work happens: request latency per opcode in the
 //!   connection pipeline ([`request`]), fsync and snapshot time through the quorum's
-//!   [`arbor_quorum::StorageObservers`].
+//!   [`arbor_quorum::StorageObservers`];
+//! - modules running in the process (config center, naming) register their collectors in
+//!   [`Metrics::registry`] and may add a [`ScrapeHook`] that sets their gauges right before a
+//!   scrape is rendered (bounded by [`SCRAPE_HOOK_TIMEOUT`]).
 
 pub mod request;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
 
 use arbor_quorum::{DurationObserver, QuorumStatus, Role, StorageObservers};
 use prometheus::{
@@ -27,6 +34,18 @@ pub use request::RequestLatency;
 /// ZooKeeper's `fsync.warningthresholdms` default: fsyncs slower than this are counted in
 /// `fsync_threshold_exceed_count`.
 pub const FSYNC_WARNING_THRESHOLD: Duration = Duration::from_millis(1000);
+
+/// How long a scrape waits for the [`ScrapeHook`]s before it renders what the gauges hold: a
+/// module that cannot read its state in time (e.g. its session is reconnecting) leaves its
+/// gauges at their last values rather than failing or stalling the scrape.
+pub const SCRAPE_HOOK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Work a module does right before a scrape is rendered, e.g. set gauges it reads from the
+/// tree. Hooks run concurrently, each bounded by [`SCRAPE_HOOK_TIMEOUT`]; a hook bounds its
+/// own cost (scrapes may come often and from several scrapers).
+pub trait ScrapeHook: Send + Sync + 'static {
+    fn before_scrape(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
 
 /// Latency buckets in seconds: 100 µs .. 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -99,6 +118,7 @@ struct RaftGauges {
     term: IntGauge,
     is_leader: IntGauge,
     last_log_index: IntGauge,
+    commit_index: IntGauge,
     last_applied_index: IntGauge,
     last_zxid: IntGauge,
     snapshot_index: IntGauge,
@@ -116,6 +136,7 @@ pub struct Metrics {
     leader_changes: IntCounter,
     monitor_gauges: Vec<(&'static str, IntGauge)>,
     raft: RaftGauges,
+    scrape_hooks: RwLock<Vec<Arc<dyn ScrapeHook>>>,
 }
 
 fn name(suffix: &str) -> String {
@@ -186,6 +207,10 @@ impl Metrics {
             term: gauge("raft_term", "Current Raft term")?,
             is_leader: gauge("raft_is_leader", "1 if this server leads, else 0")?,
             last_log_index: gauge("raft_last_log_index", "Index of the newest log entry")?,
+            commit_index: gauge(
+                "raft_commit_index",
+                "Index of the newest log entry this server knows to be committed",
+            )?,
             last_applied_index: gauge(
                 "raft_last_applied_index",
                 "Index of the last log entry applied to the tree",
@@ -207,7 +232,28 @@ impl Metrics {
             leader_changes,
             monitor_gauges,
             raft,
+            scrape_hooks: RwLock::new(Vec::new()),
         })
+    }
+
+    /// Runs `hook` before every scrape from now on.
+    pub fn add_scrape_hook(&self, hook: Arc<dyn ScrapeHook>) {
+        self.scrape_hooks.write().push(hook);
+    }
+
+    /// Runs the scrape hooks (concurrently, each for at most [`SCRAPE_HOOK_TIMEOUT`]).
+    pub async fn run_scrape_hooks(&self) {
+        // A copy of the (short) list, so no lock is held across the awaits.
+        let hooks = self.scrape_hooks.read().clone();
+        futures::future::join_all(hooks.iter().map(|hook| async move {
+            if tokio::time::timeout(SCRAPE_HOOK_TIMEOUT, hook.before_scrape())
+                .await
+                .is_err()
+            {
+                tracing::debug!("a metrics scrape hook timed out; its gauges keep their values");
+            }
+        }))
+        .await;
     }
 
     /// The registry `/metrics` exposes: modules running in the server process (config center,
@@ -251,6 +297,7 @@ impl Metrics {
         raft.term.set(i64::try_from(status.term).unwrap_or(-1));
         raft.is_leader.set(i64::from(status.role == Role::Leader));
         raft.last_log_index.set(as_gauge(status.last_log_index));
+        raft.commit_index.set(as_gauge(status.committed_index));
         raft.last_applied_index
             .set(as_gauge(status.last_applied_index));
         raft.last_zxid.set(status.last_applied_zxid);
@@ -320,6 +367,7 @@ mod tests {
             voters: vec![1, 2, 3],
             learners: vec![],
             last_log_index: Some(12),
+            committed_index: Some(12),
             last_applied_index: Some(12),
             last_applied_zxid: 40,
             log_fsyncs: 5,
@@ -358,6 +406,7 @@ mod tests {
         assert_eq!(sample(&text, "arbor_raft_term"), Some(3.0));
         assert_eq!(sample(&text, "arbor_raft_is_leader"), Some(1.0));
         assert_eq!(sample(&text, "arbor_raft_last_applied_index"), Some(12.0));
+        assert_eq!(sample(&text, "arbor_raft_commit_index"), Some(12.0));
         assert_eq!(sample(&text, "arbor_last_zxid"), Some(40.0));
         assert_eq!(sample(&text, "arbor_raft_leader_changes_total"), Some(1.0));
         assert!(
