@@ -239,6 +239,7 @@ fn non_default_values_change_the_rendered_objects() {
             "tls.admin=true",
             "tls.quorum=true",
             "apiAuth.existingSecret=arbor-tokens",
+            "apiAuth.configCenterKey=config-center-credential",
             "metrics.serviceMonitor.enabled=true",
             "metrics.serviceMonitor.interval=15s",
             "agent.enabled=true",
@@ -281,6 +282,22 @@ fn non_default_values_change_the_rendered_objects() {
     };
     assert_eq!(secret_of("tls").as_deref(), Some("arbor-tls"));
     assert_eq!(secret_of("api-tokens").as_deref(), Some("arbor-tokens"));
+    let token_items = volumes
+        .iter()
+        .find(|v| v["name"].as_str() == Some("api-tokens"))
+        .map(|v| v["secret"]["items"].as_sequence().unwrap().clone())
+        .unwrap();
+    let item_paths: Vec<(&str, &str)> = token_items
+        .iter()
+        .map(|i| (s(&i["key"]), s(&i["path"])))
+        .collect();
+    assert_eq!(
+        item_paths,
+        [
+            ("tokens", "tokens"),
+            ("config-center-credential", "config-center")
+        ]
+    );
 
     let cfg = zoo_cfg(&r, "edge-arbor");
     assert_eq!(cfg["tickTime"], "3000");
@@ -295,6 +312,7 @@ fn non_default_values_change_the_rendered_objects() {
     // The members talk TLS with the same files (ssl.quorum.* fall back to ssl.*).
     assert_eq!(cfg["sslQuorum"], "true");
     assert_eq!(cfg["admin.tokensFile"], "/auth/tokens");
+    assert_eq!(cfg["configCenter.authFile"], "/auth/config-center");
     assert_eq!(
         cfg["server.5"],
         "edge-arbor-4.edge-arbor-headless.infra.svc.cluster.local:2888:3888;2181"

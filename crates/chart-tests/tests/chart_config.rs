@@ -42,6 +42,7 @@ fn the_rendered_zoo_cfg_parses_with_no_ignored_key() {
         "tls.admin=true",
         "tls.quorum=true",
         "apiAuth.existingSecret=t",
+        "apiAuth.configCenterKey=cc",
         "config.extra.extendedTypesEnabled=true",
     ]);
     assert!(config.ignored_keys.is_empty(), "{:?}", config.ignored_keys);
@@ -61,6 +62,12 @@ fn the_rendered_zoo_cfg_parses_with_no_ignored_key() {
     assert_eq!(
         config.admin.tokens_file.as_deref(),
         Some(std::path::Path::new("/auth/tokens"))
+    );
+    assert_eq!(
+        config.config_center_auth,
+        Some(arbor_server::config::CredentialSetting::File(
+            "/auth/config-center".into()
+        ))
     );
     assert!(config.extended_types_enabled);
 }
