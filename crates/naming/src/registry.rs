@@ -370,18 +370,22 @@ impl<C: Coordination> Registry<C> {
         }
     }
 
-    /// All services with their instance and passing counts.
-    pub async fn list_services(&self) -> Result<ServiceList, NamingError> {
+    /// The children of the base path, sorted (none while the base does not exist).
+    async fn service_names(&self) -> Result<Vec<String>, NamingError> {
         let base = self.layout.base();
-        let Some(mut names) = self
+        let mut names = self
             .coord
             .children(base)
             .await
             .map_err(|err| NamingError::coord(base, err))?
-        else {
-            return Ok(ServiceList::default());
-        };
+            .unwrap_or_default();
         names.sort();
+        Ok(names)
+    }
+
+    /// All services with their instance and passing counts.
+    pub async fn list_services(&self) -> Result<ServiceList, NamingError> {
+        let names = self.service_names().await?;
         let snapshots: Vec<Result<ServiceSnapshot, NamingError>> =
             futures::stream::iter(names.into_iter().map(|name| self.snapshot_owned(name)))
                 .buffered(LIST_CONCURRENCY)
@@ -418,16 +422,7 @@ impl<C: Coordination> Registry<C> {
     /// of the base and one stat per service (its child count), no instance data. So it counts
     /// nodes, readable instances or not, passing or not; `list_services` tells those apart.
     pub async fn instance_counts(&self) -> Result<Vec<(String, usize)>, NamingError> {
-        let base = self.layout.base();
-        let Some(mut names) = self
-            .coord
-            .children(base)
-            .await
-            .map_err(|err| NamingError::coord(base, err))?
-        else {
-            return Ok(Vec::new());
-        };
-        names.sort();
+        let names = self.service_names().await?;
         let stats: Vec<(String, Result<Option<usize>, NamingError>)> =
             futures::stream::iter(names.into_iter().map(|name| async move {
                 let count = match self.layout.service_path(&name) {

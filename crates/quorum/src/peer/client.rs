@@ -323,23 +323,7 @@ where
 
     let writer_dead = dead.clone();
     let writer = tokio::spawn(async move {
-        use tokio::io::AsyncWriteExt;
-        let mut buf = Vec::new();
-        while let Some(frame) = queue.recv().await {
-            buf.clear();
-            buf.extend_from_slice(&frame);
-            // Coalesce what is already queued into one write.
-            while buf.len() < 1 << 20 {
-                match queue.try_recv() {
-                    Ok(more) => buf.extend_from_slice(&more),
-                    Err(_) => break,
-                }
-            }
-            // TLS may keep part of a write buffered until flushed (no-op on plain TCP).
-            if write_half.write_all(&buf).await.is_err() || write_half.flush().await.is_err() {
-                break;
-            }
-        }
+        wire::write_queued(&mut queue, &mut write_half).await;
         writer_dead.store(true, Ordering::Release);
     });
 

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -177,23 +177,7 @@ impl Connection<'_> {
         // The writer and the answering tasks live in this set: if the connection is dropped
         // (its node stops), they are aborted with it.
         let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(async move {
-            let mut buf = Vec::new();
-            while let Some(frame) = queue.recv().await {
-                buf.clear();
-                buf.extend_from_slice(&frame);
-                while buf.len() < 1 << 20 {
-                    match queue.try_recv() {
-                        Ok(more) => buf.extend_from_slice(&more),
-                        Err(_) => break,
-                    }
-                }
-                // TLS may keep part of a write buffered until flushed (no-op on plain TCP).
-                if write_half.write_all(&buf).await.is_err() || write_half.flush().await.is_err() {
-                    break;
-                }
-            }
-        });
+        tasks.spawn(async move { wire::write_queued(&mut queue, &mut write_half).await });
 
         let outcome = loop {
             let body = match wire::read_frame(&mut reader).await {

@@ -210,6 +210,29 @@ pub async fn write_message<W: AsyncWrite + Unpin, T: Serialize>(
     Ok(())
 }
 
+/// Writes the frames of `queue` to `out` until the queue closes or a write fails, putting what
+/// is already queued (up to 1 MiB) into one write. Each write is flushed: TLS may keep part of
+/// a write buffered until then (a no-op on plain TCP).
+pub async fn write_queued<W: AsyncWrite + Unpin>(
+    queue: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    out: &mut W,
+) {
+    let mut buf = Vec::new();
+    while let Some(frame) = queue.recv().await {
+        buf.clear();
+        buf.extend_from_slice(&frame);
+        while buf.len() < 1 << 20 {
+            match queue.try_recv() {
+                Ok(more) => buf.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        if out.write_all(&buf).await.is_err() || out.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Reads one frame and decodes it as `T`; a closed stream is an error here.
 pub async fn read_message<R: AsyncRead + Unpin, T: for<'de> Deserialize<'de>>(
     reader: &mut R,
