@@ -881,6 +881,12 @@ impl Quorum {
 /// name a membership the ensemble does not have yet) therefore never writes a conflicting
 /// first membership: it waits to be added by `reconfig`. A node that is reached by a leader
 /// meanwhile is initialized by replication and stops probing.
+///
+/// Initializing starts an election at once, so the node that initializes first usually leads.
+/// A node therefore leaves it to a higher voter that answered "not initialized" (it is up and
+/// initializes itself within its next probe), for at most [`DEFER_TO_HIGHER`]: when the
+/// members start at different speeds, the highest id still leads a fresh ensemble, and a
+/// higher voter that cannot reach a majority itself does not keep the ensemble from forming.
 async fn initialize_when_fresh(
     raft: Raft<TypeConfig>,
     me: NodeId,
@@ -889,12 +895,13 @@ async fn initialize_when_fresh(
 ) {
     tokio::time::sleep(delay).await;
     let majority = voters.len() / 2 + 1;
-    let clients: Vec<PeerClient> = voters
+    let clients: Vec<(NodeId, PeerClient)> = voters
         .iter()
         .filter(|(&id, _)| id != me)
-        .map(|(&id, addr)| PeerClient::new(CLUSTER_NAME, me, id, addr))
+        .map(|(&id, addr)| (id, PeerClient::new(CLUSTER_NAME, me, id, addr)))
         .collect();
     let mut logged = false;
+    let mut deferring_since: Option<Instant> = None;
     loop {
         match raft.is_initialized().await {
             Ok(true) => return,
@@ -904,24 +911,30 @@ async fn initialize_when_fresh(
         let answers = futures::future::join_all(
             clients
                 .iter()
-                .map(|c| c.call(PeerRequest::Initialized, Duration::from_millis(500))),
+                .map(|(_, c)| c.call(PeerRequest::Initialized, Duration::from_millis(500))),
         )
         .await;
         let mut fresh = 1; // this node
+        let mut higher_fresh = false;
         let mut someone_initialized = false;
-        for answer in answers {
+        for ((id, _), answer) in clients.iter().zip(answers) {
             match answer {
-                Ok(PeerResponse::Initialized(false)) => fresh += 1,
+                Ok(PeerResponse::Initialized(false)) => {
+                    fresh += 1;
+                    higher_fresh |= *id > me;
+                }
                 Ok(PeerResponse::Initialized(true)) => someone_initialized = true,
                 _ => {}
             }
         }
+        let defer = higher_fresh
+            && deferring_since.get_or_insert_with(Instant::now).elapsed() < DEFER_TO_HIGHER;
         if someone_initialized {
             if !logged {
                 tracing::info!("a peer is already initialized: waiting to be added by its leader");
                 logged = true;
             }
-        } else if fresh >= majority {
+        } else if fresh >= majority && !defer {
             let members: BTreeMap<NodeId, BasicNode> = voters
                 .iter()
                 .map(|(&id, addr)| (id, BasicNode::new(addr)))
@@ -937,6 +950,10 @@ async fn initialize_when_fresh(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// How long a fresh voter leaves initializing the ensemble to a higher one that is up (see
+/// [`initialize_when_fresh`]).
+const DEFER_TO_HIGHER: Duration = Duration::from_secs(3);
 
 /// How long a membership change may take (new members catch up first).
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
