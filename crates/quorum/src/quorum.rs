@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::batcher::{self, BatcherConfig, Poison, Proposal};
 use crate::error::{ProposeError, QuorumError};
 use crate::log_store::{FlushAck, LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
-use crate::network::{NoPeers, TcpNetwork};
+use crate::network::{NoPeers, PeerAcks, TcpNetwork};
 use crate::observe::{LeadershipWatch, StorageObservers};
 use crate::peer;
 use crate::peer::client::PeerClient;
@@ -235,6 +235,12 @@ pub struct QuorumStatus {
     pub replication: BTreeMap<NodeId, Option<u64>>,
     /// On the leader: milliseconds since a quorum last acknowledged it.
     pub millis_since_quorum_ack: Option<u64>,
+    /// On the leader: how long ago each other member last accepted an append from it
+    /// (heartbeats, every tick/20, included); a member that never did is absent.
+    pub since_ack: BTreeMap<NodeId, Duration>,
+    /// On the leader: read-index requests (`sync`) it is confirming with a quorum now, its
+    /// own clients' and those forwarded by other members.
+    pub pending_syncs: u64,
     /// Whether this node may serve clients now (see [`Quorum::serving`]).
     pub serving: bool,
 }
@@ -266,7 +272,27 @@ struct QuorumInner {
     catch_up: Mutex<CatchUp>,
     /// Connections to the leader for read-index requests and session reports.
     leader_clients: Mutex<BTreeMap<NodeId, Arc<PeerClient>>>,
+    /// When each peer last accepted an append from this node (see [`PeerAcks`]).
+    acks: Arc<PeerAcks>,
+    /// Read-index requests being confirmed here as leader (see [`PendingSync`]).
+    pending_syncs: AtomicU64,
     stopped: AtomicBool,
+}
+
+/// Counts one read-index request in `QuorumInner::pending_syncs` while it lives.
+struct PendingSync<'a>(&'a AtomicU64);
+
+impl<'a> PendingSync<'a> {
+    fn new(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        PendingSync(counter)
+    }
+}
+
+impl Drop for PendingSync<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What `start_*` builds before the mode-specific part.
@@ -289,7 +315,7 @@ impl Quorum {
         // is durable here: openraft may be told "flushed" early while the state machine waits
         // for the group fsync.
         let parts = Self::open_storage(&cfg, &applier, FlushAck::BeforeApply, 0)?;
-        let quorum = Self::assemble(&cfg, parts, applier, NoPeers, None).await?;
+        let quorum = Self::assemble(&cfg, parts, applier, NoPeers, Arc::default(), None).await?;
         if let Err(e) = quorum.become_standalone_leader(&cfg).await {
             quorum.shutdown().await;
             return Err(e);
@@ -330,8 +356,10 @@ impl Quorum {
                 addr: my_addr.clone(),
                 source,
             })?;
-        let network = TcpNetwork::new(CLUSTER_NAME, me);
-        let quorum = Self::assemble(&cfg, parts, applier, network, Some(ensemble.clone())).await?;
+        let acks = Arc::new(PeerAcks::default());
+        let network = TcpNetwork::new(CLUSTER_NAME, me, acks.clone());
+        let quorum =
+            Self::assemble(&cfg, parts, applier, network, acks, Some(ensemble.clone())).await?;
         let service: Arc<dyn PeerService> = Arc::new(NodeService {
             quorum: Arc::downgrade(&quorum.inner),
         });
@@ -411,6 +439,7 @@ impl Quorum {
         parts: Parts,
         applier: Arc<dyn Applier>,
         network: N,
+        acks: Arc<PeerAcks>,
         ensemble: Option<Ensemble>,
     ) -> Result<Quorum, QuorumError>
     where
@@ -446,6 +475,8 @@ impl Quorum {
                 leader_confirmed: Mutex::new(None),
                 catch_up: Mutex::new(CatchUp::default()),
                 leader_clients: Mutex::new(BTreeMap::new()),
+                acks,
+                pending_syncs: AtomicU64::new(0),
                 stopped: AtomicBool::new(false),
             }),
         };
@@ -607,6 +638,7 @@ impl Quorum {
             (m.state, m.current_leader)
         };
         if state == ServerState::Leader {
+            let _pending = PendingSync::new(&self.inner.pending_syncs);
             return match raft.ensure_linearizable().await {
                 Ok(_) => Ok(self.last_applied_zxid()),
                 Err(e) => Err(check_leader_error(e)),
@@ -751,6 +783,7 @@ impl Quorum {
     pub fn metrics(&self) -> QuorumStatus {
         let m = self.inner.raft.metrics().borrow().clone();
         let membership = m.membership_config.membership();
+        let leader = m.state == ServerState::Leader;
         QuorumStatus {
             node_id: self.inner.node_id,
             role: m.state.into(),
@@ -776,6 +809,18 @@ impl Quorum {
                 })
                 .unwrap_or_default(),
             millis_since_quorum_ack: m.millis_since_quorum_ack,
+            since_ack: if leader {
+                let mut ages = self.inner.acks.ages();
+                ages.remove(&self.inner.node_id);
+                ages
+            } else {
+                BTreeMap::new()
+            },
+            pending_syncs: if leader {
+                self.inner.pending_syncs.load(Ordering::Relaxed)
+            } else {
+                0
+            },
             serving: self.serving_given(
                 m.state,
                 m.millis_since_quorum_ack,
@@ -1175,6 +1220,7 @@ impl PeerService for NodeService {
                 })
             }
             PeerRequest::ReadIndex => Box::pin(async move {
+                let _pending = PendingSync::new(&quorum.inner.pending_syncs);
                 let result = match quorum.inner.raft.get_read_log_id().await {
                     Ok((read_log_id, _applied)) => Ok(read_log_id.map_or(0, |id| id.index)),
                     Err(e) => Err(check_leader_error(e)),

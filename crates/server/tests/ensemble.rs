@@ -20,6 +20,26 @@ fn opts() -> ArborOptions {
         .startup_timeout(Duration::from_secs(30))
 }
 
+/// Waits until member `id`'s `mntr` shows every `(key, value)` of `want`; panics naming
+/// `what` with the last `mntr` seen.
+async fn wait_for_mntr(ensemble: &ArborEnsemble, id: u64, want: &[(&str, &str)], what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mntr = tokio::task::block_in_place(|| ensemble.member(id).mntr());
+        if want
+            .iter()
+            .all(|(key, value)| mntr.get(*key).map(String::as_str) == Some(*value))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: member {id}'s mntr never showed {want:?}; last: {mntr:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Children of `path` as seen by `client` after a sync with the leader.
 async fn synced_children(client: &zk::Client, path: &str) -> BTreeSet<String> {
     client.sync(path).await.expect("sync");
@@ -79,6 +99,62 @@ async fn three_members_forward_writes_and_agree() {
     on_follower.set_data("/e", b"changed", None).await.unwrap();
     let event = within("data watch across members", watcher.changed()).await;
     assert_eq!(event.event_type, zk::EventType::NodeDataChanged);
+
+    // zk_pending_syncs counts the read-index requests the leader is confirming with a quorum
+    // (its own clients' syncs and those forwarded by followers): under a sync load through
+    // every member it is seen above zero, and once every sync was answered it is zero.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut loads = Vec::new();
+    for id in ensemble.ids() {
+        for _ in 0..2 {
+            let client = connect(&ensemble.member(id).connect_string()).await;
+            let stop = stop.clone();
+            loads.push(tokio::spawn(async move {
+                let mut syncs = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    client.sync("/e").await.expect("sync");
+                    syncs += 1;
+                }
+                syncs
+            }));
+        }
+    }
+    let pending = || -> u64 {
+        let mntr = tokio::task::block_in_place(|| ensemble.member(3).mntr());
+        mntr.get("zk_pending_syncs")
+            .unwrap_or_else(|| panic!("no zk_pending_syncs on the leader: {mntr:?}"))
+            .parse()
+            .expect("a count")
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut samples = 0;
+    let seen = loop {
+        samples += 1;
+        let now = pending();
+        if now > 0 {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "zk_pending_syncs stayed 0 in {samples} samples under a sync load"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for load in loads {
+        total += load.await.unwrap();
+    }
+    eprintln!("zk_pending_syncs {seen} after {samples} samples; {total} syncs in all");
+    assert!(
+        seen <= 6,
+        "more pending syncs ({seen}) than clients syncing"
+    );
+    assert_eq!(
+        pending(),
+        0,
+        "syncs still pending after every one was answered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,7 +282,9 @@ async fn killing_every_member_loses_no_acknowledged_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_observer_serves_reads_forwards_writes_and_does_not_vote() {
-    let mut ensemble = ArborEnsemble::try_start(3, 1, opts()).expect("start 3 + 1 observer");
+    // A learner is synced while it acknowledged the leader within syncLimit ticks (2 s here).
+    let opts = opts().config("syncLimit", 2);
+    let mut ensemble = ArborEnsemble::try_start(3, 1, opts).expect("start 3 + 1 observer");
     ensemble.wait_for_leader(Duration::from_secs(10));
     let deadline = Instant::now() + Duration::from_secs(10);
     while ensemble.mode(4).as_deref() != Some("observer") {
@@ -220,8 +298,33 @@ async fn an_observer_serves_reads_forwards_writes_and_does_not_vote() {
     let leader = ensemble.leader().unwrap();
     let mntr = ensemble.member(leader).four_letter("mntr");
     assert!(mntr.contains("zk_followers\t2"), "{mntr}");
-    assert!(mntr.contains("zk_synced_observers\t1"), "{mntr}");
     assert!(mntr.contains("zk_quorum_size\t3"), "{mntr}");
+    let synced = |followers, observers| {
+        [
+            ("zk_followers", "2"),
+            ("zk_synced_followers", followers),
+            ("zk_synced_observers", observers),
+        ]
+    };
+    wait_for_mntr(&ensemble, leader, &synced("2", "1"), "every learner synced").await;
+    // A stopped observer stops acknowledging heartbeats: no longer synced; again once resumed.
+    ensemble.member(4).signal("STOP");
+    let stopped_at = Instant::now();
+    wait_for_mntr(&ensemble, leader, &synced("2", "0"), "stopped observer").await;
+    eprintln!(
+        "the stopped observer counted as not synced after {:?}",
+        stopped_at.elapsed()
+    );
+    ensemble.member(4).signal("CONT");
+    wait_for_mntr(&ensemble, leader, &synced("2", "1"), "resumed observer").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ensemble.mode(4).as_deref() != Some("observer") {
+        assert!(
+            Instant::now() < deadline,
+            "the resumed observer does not serve"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let on_observer = connect(&ensemble.member(4).connect_string()).await;
     on_observer
@@ -254,6 +357,7 @@ async fn an_observer_serves_reads_forwards_writes_and_does_not_vote() {
     // although three of four members still run.
     let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
     ensemble.member_mut(followers[0]).kill9();
+    wait_for_mntr(&ensemble, leader, &synced("1", "1"), "a follower killed").await;
     ensemble.member_mut(followers[1]).kill9();
     let deadline = Instant::now() + Duration::from_secs(10);
     while ensemble.mode(4).is_some() || ensemble.mode(leader).is_some() {
