@@ -158,6 +158,31 @@ impl RawConn {
         }
     }
 
+    /// Sends a ConnectRequest and, in the same write, `then` (xid 1), as a client that
+    /// pipelines its first request behind the handshake. `None` if the server closed the
+    /// connection without answering the handshake; otherwise the ConnectResponse and the
+    /// outcome of `then` (which a refusing server never answers).
+    pub fn handshake_then(
+        &mut self,
+        request: &ConnectRequest,
+        then: &Request,
+    ) -> Option<(ConnectResponse, Result<Reply, Outcome>)> {
+        let xid = self.next_xid;
+        self.next_xid += 1;
+        let mut bytes = arbor_proto::frame::framed(|w| request.encode(w));
+        bytes.extend(then.to_frame(xid));
+        if self.send(&bytes).is_err() {
+            return None;
+        }
+        let response = match self.read_frame(IO_TIMEOUT) {
+            Outcome::Frame(body) => ConnectResponse::decode(&mut Reader::new(&body))
+                .unwrap_or_else(|e| panic!("undecodable ConnectResponse {body:?}: {e}")),
+            Outcome::Closed => return None,
+            Outcome::Silent => panic!("no answer to the ConnectRequest within {IO_TIMEOUT:?}"),
+        };
+        Some((response, self.try_reply_for(xid)))
+    }
+
     /// Waits up to `timeout` for one whole frame.
     pub fn read_frame(&mut self, timeout: Duration) -> Outcome {
         let deadline = Instant::now() + timeout;
@@ -227,10 +252,26 @@ impl RawConn {
 
     /// Waits for the reply with `xid`, queueing notifications that arrive first.
     pub fn reply_for(&mut self, xid: i32) -> Reply {
+        self.try_reply_for(xid)
+            .unwrap_or_else(|outcome| panic!("waiting for the reply to xid {xid}: {outcome:?}"))
+    }
+
+    /// [`Self::call`], but a connection that closes (or stays silent) before the reply is an
+    /// `Err` with what happened instead of a panic.
+    pub fn try_call(&mut self, request: &Request) -> Result<Reply, Outcome> {
+        let xid = self.next_xid;
+        self.next_xid += 1;
+        if self.send(&request.to_frame(xid)).is_err() {
+            return Err(Outcome::Closed);
+        }
+        self.try_reply_for(xid)
+    }
+
+    fn try_reply_for(&mut self, xid: i32) -> Result<Reply, Outcome> {
         loop {
             let body = match self.read_frame(IO_TIMEOUT) {
                 Outcome::Frame(body) => body,
-                other => panic!("waiting for the reply to xid {xid}: {other:?}"),
+                other => return Err(other),
             };
             let mut reader = Reader::new(&body);
             let header = ReplyHeader::decode(&mut reader).expect("reply header");
@@ -243,10 +284,10 @@ impl RawConn {
             if header.zxid > 0 && xid != arbor_proto::opcode::xid::PING {
                 self.last_zxid = self.last_zxid.max(header.zxid);
             }
-            return Reply {
+            return Ok(Reply {
                 header,
                 body: reader.rest().to_vec(),
-            };
+            });
         }
     }
 
