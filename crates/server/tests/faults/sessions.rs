@@ -11,7 +11,7 @@ use arbor_proto::{AddWatchMode, CreateMode, ErrorCode, EventType, KeeperState, R
 use arbor_test_support::arbor_bin;
 use zookeeper_client as zk;
 
-use crate::common::raw::RawConn;
+use crate::common::raw::{connect_request, RawConn};
 use crate::support::{connect, leader_among, opts, persistent, Cluster};
 
 const OWNER_TIMEOUT: Duration = Duration::from_secs(3);
@@ -361,4 +361,49 @@ fn watches_and_ephemerals_survive_a_move_when_the_server_dies() {
         );
     }
     assert!(client.take_events().is_empty(), "no more notifications");
+}
+
+/// A session created through the leader moves, before its client sent any request (so with
+/// lastZxidSeen 0), to a follower that has not applied the session's creation yet: a follower
+/// SIGSTOPped for a moment (shorter than its election timeout, so it serves as soon as it
+/// runs), whose kernel queued the handshake. The follower must not declare the live session
+/// expired from its stale table (ZooKeeper's followers revalidate a session with the
+/// leader); it takes the session once it has caught up.
+#[test]
+fn a_member_behind_does_not_expire_a_session_it_has_not_applied_yet() {
+    let within = Duration::from_secs(10);
+    let cluster = Cluster::loopback(3, opts());
+    let leader = cluster.ensemble.wait_for_leader(within);
+    let behind = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
+    let member = cluster.ensemble.member(behind);
+    let (mut probe, _) = RawConn::new_session_within(cluster.addr(behind), 20_000, within);
+    probe.sync("/");
+
+    member.signal("STOP");
+    let (first, session) = RawConn::new_session_within(cluster.addr(leader), 20_000, within);
+    drop(first);
+    let request = connect_request(0, session.session_id, session.password.clone(), 20_000);
+    let addr = cluster.addr(behind);
+    let attempt = std::thread::spawn(move || RawConn::open(addr).handshake(&request));
+    // Let the handshake reach the stopped member's socket.
+    std::thread::sleep(Duration::from_millis(100));
+    member.signal("CONT");
+    match attempt.join().unwrap() {
+        None => eprintln!("the member behind refused the session"),
+        Some(response) => assert_eq!(
+            response.session_id, session.session_id,
+            "the member behind declared a live session expired: {response:?}"
+        ),
+    }
+    let mut moved = RawConn::resume_session(
+        cluster.addr(behind),
+        session.session_id,
+        &session.password,
+        0,
+        20_000,
+        within,
+    );
+    moved.sync("/");
+    let created = moved.create("/still-alive", b"", CreateMode::Ephemeral);
+    assert_eq!(created, Some(ErrorCode::Ok));
 }
