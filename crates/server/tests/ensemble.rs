@@ -51,6 +51,34 @@ async fn synced_children(client: &zk::Client, path: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// [`synced_children`] through member `id`, with a fresh client; retried for a while if the
+/// member drops its clients meanwhile (a member that just rejoined may still see an election).
+async fn synced_children_of_member(
+    ensemble: &ArborEnsemble,
+    id: u64,
+    path: &str,
+) -> BTreeSet<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let client = connect(&ensemble.member(id).connect_string()).await;
+        let read = async {
+            client.sync(path).await?;
+            client.list_children(path).await
+        };
+        match tokio::time::timeout(Duration::from_secs(10), read).await {
+            Ok(Ok(children)) => return children.into_iter().collect(),
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "cannot list {path} through member {id}: {other:?}"
+                );
+                eprintln!("listing {path} through member {id} failed ({other:?}); retrying");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_forward_writes_and_agree() {
     let ensemble = ArborEnsemble::start(3, opts());
@@ -278,8 +306,7 @@ async fn assert_writes_everywhere(ensemble: &ArborEnsemble, ids: &[u64], writes:
     let attempted = writes.attempted.lock().unwrap().clone();
     let mut first: Option<(u64, BTreeSet<String>)> = None;
     for &id in ids {
-        let client = connect(&ensemble.member(id).connect_string()).await;
-        let children: BTreeSet<String> = synced_children(&client, "/load")
+        let children: BTreeSet<String> = synced_children_of_member(ensemble, id, "/load")
             .await
             .into_iter()
             .map(|c| format!("/load/{c}"))
