@@ -4,7 +4,9 @@
 //! carries Raft RPCs over the peer connections of [`crate::peer`], to the address recorded for
 //! each member in the Raft membership (`host:quorumPort`).
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use openraft::error::{
     InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout,
@@ -76,15 +78,40 @@ impl RaftNetwork<TypeConfig> for UnreachablePeer {
     }
 }
 
+/// When each member last accepted an append from this node (a heartbeat counts): on the
+/// leader, this tells a member that keeps up from one that is stopped, cut off or refusing
+/// (a member that is merely slow to apply still answers heartbeats).
+#[derive(Debug, Default)]
+pub struct PeerAcks {
+    last: parking_lot::Mutex<BTreeMap<NodeId, Instant>>,
+}
+
+impl PeerAcks {
+    fn record(&self, peer: NodeId) {
+        self.last.lock().insert(peer, Instant::now());
+    }
+
+    /// How long ago each member that ever accepted an append from this node last did.
+    pub fn ages(&self) -> BTreeMap<NodeId, Duration> {
+        self.last
+            .lock()
+            .iter()
+            .map(|(&id, at)| (id, at.elapsed()))
+            .collect()
+    }
+}
+
 /// Raft RPCs over TCP (or TLS, as the [`Dialer`] says) to the members' quorum ports.
 #[derive(Debug, Clone)]
 pub struct TcpNetwork {
     dialer: Dialer,
+    acks: Arc<PeerAcks>,
 }
 
 impl TcpNetwork {
-    pub fn new(dialer: Dialer) -> TcpNetwork {
-        TcpNetwork { dialer }
+    /// A network for the dialer's member; every accepted append is recorded in `acks`.
+    pub fn new(dialer: Dialer, acks: Arc<PeerAcks>) -> TcpNetwork {
+        TcpNetwork { dialer, acks }
     }
 }
 
@@ -95,6 +122,7 @@ impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
         TcpPeer {
             me: self.dialer.me(),
             client: PeerClient::new(&self.dialer, target, &node.addr),
+            acks: self.acks.clone(),
         }
     }
 }
@@ -103,6 +131,7 @@ impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
 pub struct TcpPeer {
     me: NodeId,
     client: PeerClient,
+    acks: Arc<PeerAcks>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,7 +253,15 @@ impl TcpPeer {
             .call(RPCTypes::AppendEntries, request, option.hard_ttl())
             .await?;
         match response {
-            PeerResponse::AppendEntries(Ok(r)) => Ok(r),
+            PeerResponse::AppendEntries(Ok(r)) => {
+                if matches!(
+                    r,
+                    AppendEntriesResponse::Success | AppendEntriesResponse::PartialSuccess(_)
+                ) {
+                    self.acks.record(self.client.target());
+                }
+                Ok(r)
+            }
             PeerResponse::AppendEntries(Err(e)) => Err(self.remote(e)),
             other => Err(self.unexpected(other)),
         }

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::batcher::{self, BatcherConfig, Poison, Proposal};
 use crate::error::{ProposeError, QuorumError};
 use crate::log_store::{CommittedIndex, FlushAck, LogOptions, LogStore, DEFAULT_SEGMENT_SIZE};
-use crate::network::{NoPeers, TcpNetwork};
+use crate::network::{NoPeers, PeerAcks, TcpNetwork};
 use crate::observe::{LeadershipWatch, StorageObservers};
 use crate::peer;
 use crate::peer::client::{Dialer, PeerClient};
@@ -244,6 +244,12 @@ pub struct QuorumStatus {
     pub replication: BTreeMap<NodeId, Option<u64>>,
     /// On the leader: milliseconds since a quorum last acknowledged it.
     pub millis_since_quorum_ack: Option<u64>,
+    /// On the leader: how long ago each other member last accepted an append from it
+    /// (heartbeats, every tick/20, included); a member that never did is absent.
+    pub since_ack: BTreeMap<NodeId, Duration>,
+    /// On the leader: read-index requests (`sync`) it is confirming with a quorum now, its
+    /// own clients' and those forwarded by other members.
+    pub pending_syncs: u64,
     /// Whether this node may serve clients now (see [`Quorum::serving`]).
     pub serving: bool,
 }
@@ -278,7 +284,27 @@ struct QuorumInner {
     dialer: Dialer,
     /// Connections to the leader for read-index requests and session reports.
     leader_clients: Mutex<BTreeMap<NodeId, Arc<PeerClient>>>,
+    /// When each peer last accepted an append from this node (see [`PeerAcks`]).
+    acks: Arc<PeerAcks>,
+    /// Read-index requests being confirmed here as leader (see [`PendingSync`]).
+    pending_syncs: AtomicU64,
     stopped: AtomicBool,
+}
+
+/// Counts one read-index request in `QuorumInner::pending_syncs` while it lives.
+struct PendingSync<'a>(&'a AtomicU64);
+
+impl<'a> PendingSync<'a> {
+    fn new(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        PendingSync(counter)
+    }
+}
+
+impl Drop for PendingSync<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What `start_*` builds before the mode-specific part.
@@ -302,7 +328,8 @@ impl Quorum {
         // for the group fsync.
         let parts = Self::open_storage(&cfg, &applier, FlushAck::BeforeApply, 0)?;
         let dialer = Dialer::new(CLUSTER_NAME, cfg.node_id, None);
-        let quorum = Self::assemble(&cfg, parts, applier, NoPeers, dialer, None).await?;
+        let quorum =
+            Self::assemble(&cfg, parts, applier, NoPeers, dialer, Arc::default(), None).await?;
         if let Err(e) = quorum.become_standalone_leader(&cfg).await {
             quorum.shutdown().await;
             return Err(e);
@@ -344,13 +371,15 @@ impl Quorum {
                 source,
             })?;
         let dialer = Dialer::new(CLUSTER_NAME, me, cfg.peer_tls.as_ref());
-        let network = TcpNetwork::new(dialer.clone());
+        let acks = Arc::new(PeerAcks::default());
+        let network = TcpNetwork::new(dialer.clone(), acks.clone());
         let quorum = Self::assemble(
             &cfg,
             parts,
             applier,
             network,
             dialer.clone(),
+            acks,
             Some(ensemble.clone()),
         )
         .await?;
@@ -440,6 +469,7 @@ impl Quorum {
         applier: Arc<dyn Applier>,
         network: N,
         dialer: Dialer,
+        acks: Arc<PeerAcks>,
         ensemble: Option<Ensemble>,
     ) -> Result<Quorum, QuorumError>
     where
@@ -478,6 +508,8 @@ impl Quorum {
                 catch_up: Mutex::new(CatchUp::default()),
                 dialer: dialer.clone(),
                 leader_clients: Mutex::new(BTreeMap::new()),
+                acks,
+                pending_syncs: AtomicU64::new(0),
                 stopped: AtomicBool::new(false),
             }),
         };
@@ -638,6 +670,7 @@ impl Quorum {
             (m.state, m.current_leader)
         };
         if state == ServerState::Leader {
+            let _pending = PendingSync::new(&self.inner.pending_syncs);
             return match raft.ensure_linearizable().await {
                 Ok(_) => Ok(self.last_applied_zxid()),
                 Err(e) => Err(check_leader_error(e)),
@@ -773,6 +806,7 @@ impl Quorum {
     pub fn metrics(&self) -> QuorumStatus {
         let m = self.inner.raft.metrics().borrow().clone();
         let membership = m.membership_config.membership();
+        let leader = m.state == ServerState::Leader;
         QuorumStatus {
             node_id: self.inner.node_id,
             role: m.state.into(),
@@ -799,6 +833,18 @@ impl Quorum {
                 })
                 .unwrap_or_default(),
             millis_since_quorum_ack: m.millis_since_quorum_ack,
+            since_ack: if leader {
+                let mut ages = self.inner.acks.ages();
+                ages.remove(&self.inner.node_id);
+                ages
+            } else {
+                BTreeMap::new()
+            },
+            pending_syncs: if leader {
+                self.inner.pending_syncs.load(Ordering::Relaxed)
+            } else {
+                0
+            },
             serving: self.serving_given(
                 m.state,
                 m.millis_since_quorum_ack,
@@ -904,6 +950,12 @@ impl Quorum {
 /// name a membership the ensemble does not have yet) therefore never writes a conflicting
 /// first membership: it waits to be added by `reconfig`. A node that is reached by a leader
 /// meanwhile is initialized by replication and stops probing.
+///
+/// Initializing starts an election at once, so the node that initializes first usually leads.
+/// A node therefore leaves it to a higher voter that answered "not initialized" (it is up and
+/// initializes itself within its next probe), for at most [`DEFER_TO_HIGHER`]: when the
+/// members start at different speeds, the highest id still leads a fresh ensemble, and a
+/// higher voter that cannot reach a majority itself does not keep the ensemble from forming.
 async fn initialize_when_fresh(
     raft: Raft<TypeConfig>,
     dialer: Dialer,
@@ -911,13 +963,15 @@ async fn initialize_when_fresh(
     delay: Duration,
 ) {
     tokio::time::sleep(delay).await;
+    let me = dialer.me();
     let majority = voters.len() / 2 + 1;
-    let clients: Vec<PeerClient> = voters
+    let clients: Vec<(NodeId, PeerClient)> = voters
         .iter()
         .filter(|(&id, _)| id != dialer.me())
-        .map(|(&id, addr)| PeerClient::new(&dialer, id, addr))
+        .map(|(&id, addr)| (id, PeerClient::new(&dialer, id, addr)))
         .collect();
     let mut logged = false;
+    let mut deferring_since: Option<Instant> = None;
     loop {
         match raft.is_initialized().await {
             Ok(true) => return,
@@ -927,24 +981,30 @@ async fn initialize_when_fresh(
         let answers = futures::future::join_all(
             clients
                 .iter()
-                .map(|c| c.call(PeerRequest::Initialized, Duration::from_millis(500))),
+                .map(|(_, c)| c.call(PeerRequest::Initialized, Duration::from_millis(500))),
         )
         .await;
         let mut fresh = 1; // this node
+        let mut higher_fresh = false;
         let mut someone_initialized = false;
-        for answer in answers {
+        for ((id, _), answer) in clients.iter().zip(answers) {
             match answer {
-                Ok(PeerResponse::Initialized(false)) => fresh += 1,
+                Ok(PeerResponse::Initialized(false)) => {
+                    fresh += 1;
+                    higher_fresh |= *id > me;
+                }
                 Ok(PeerResponse::Initialized(true)) => someone_initialized = true,
                 _ => {}
             }
         }
+        let defer = higher_fresh
+            && deferring_since.get_or_insert_with(Instant::now).elapsed() < DEFER_TO_HIGHER;
         if someone_initialized {
             if !logged {
                 tracing::info!("a peer is already initialized: waiting to be added by its leader");
                 logged = true;
             }
-        } else if fresh >= majority {
+        } else if fresh >= majority && !defer {
             let members: BTreeMap<NodeId, BasicNode> = voters
                 .iter()
                 .map(|(&id, addr)| (id, BasicNode::new(addr)))
@@ -960,6 +1020,10 @@ async fn initialize_when_fresh(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// How long a fresh voter leaves initializing the ensemble to a higher one that is up (see
+/// [`initialize_when_fresh`]).
+const DEFER_TO_HIGHER: Duration = Duration::from_secs(3);
 
 /// How long a membership change may take (new members catch up first).
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -1181,6 +1245,7 @@ impl PeerService for NodeService {
                 })
             }
             PeerRequest::ReadIndex => Box::pin(async move {
+                let _pending = PendingSync::new(&quorum.inner.pending_syncs);
                 let result = match quorum.inner.raft.get_read_log_id().await {
                     Ok((read_log_id, _applied)) => Ok(read_log_id.map_or(0, |id| id.index)),
                     Err(e) => Err(check_leader_error(e)),

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arbor_proto::{
     reply_frame, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, Id, OpCode,
@@ -302,11 +302,33 @@ async fn establish(shared: &Shared, connect: &ConnectRequest) -> Handshake {
     }
     let timeout_ms = shared.config.negotiate_session_timeout(connect.timeout_ms);
     if connect.session_id != 0 {
-        let known = db
-            .read()
-            .session(connect.session_id)
-            .is_some_and(|(_, password)| password == connect.password.as_slice());
-        if known && db.sessions().touch(connect.session_id, Instant::now()) {
+        let resume = || {
+            let known = db
+                .read()
+                .session(connect.session_id)
+                .is_some_and(|(_, password)| password == connect.password.as_slice());
+            known && db.sessions().touch(connect.session_id, Instant::now())
+        };
+        let mut resumed = resume();
+        if !resumed && !shared.config.is_standalone() {
+            // The session may have been created (or its client may have seen it) through
+            // another member, and not be applied here yet: a client need not have seen any
+            // zxid. Catch up with the leader's commit index before calling it expired, as a
+            // ZooKeeper follower revalidates a session with its leader.
+            let wait = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0).max(1000));
+            match tokio::time::timeout(wait, shared.quorum.barrier()).await {
+                Ok(Ok(_)) => resumed = resume(),
+                Ok(Err(e)) => {
+                    tracing::debug!("refusing a session resume: cannot catch up ({e})");
+                    return Handshake::Refused;
+                }
+                Err(_) => {
+                    tracing::debug!("refusing a session resume: catching up took too long");
+                    return Handshake::Refused;
+                }
+            }
+        }
+        if resumed {
             return Handshake::Accepted(Established {
                 session: connect.session_id,
                 timeout_ms,

@@ -377,6 +377,14 @@ impl ArborServer {
         send_four_letter(self.addr(), word).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// `mntr` as key -> value (`zk_followers` -> `2`); empty if the server does not answer or
+    /// does not serve.
+    pub fn mntr(&self) -> std::collections::BTreeMap<String, String> {
+        send_four_letter(self.addr(), "mntr")
+            .map(|reply| parse_mntr(&reply))
+            .unwrap_or_default()
+    }
+
     /// The last lines of the server's combined stdout/stderr.
     pub fn log_tail(&self) -> String {
         log_tail(&self.log_path)
@@ -388,6 +396,15 @@ impl ArborServer {
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
             .unwrap_or_default()
     }
+}
+
+/// `mntr`'s `key<TAB>value` lines as a map.
+pub(crate) fn parse_mntr(reply: &str) -> std::collections::BTreeMap<String, String> {
+    reply
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(key, value)| (key.to_owned(), value.trim().to_owned()))
+        .collect()
 }
 
 impl Drop for ArborServer {
@@ -452,6 +469,17 @@ while True:
             assert!(lines.contains(&expected), "{expected} missing from\n{text}");
         }
         assert_eq!(lines.last(), Some(&"extendedTypesEnabled=true"));
+    }
+
+    #[test]
+    fn mntr_lines_become_a_map() {
+        let map = parse_mntr("zk_version\t3.8.0, built on x\nzk_followers\t2\nnoise\n");
+        assert_eq!(map.get("zk_followers").map(String::as_str), Some("2"));
+        assert_eq!(
+            map.get("zk_version").map(String::as_str),
+            Some("3.8.0, built on x")
+        );
+        assert_eq!(map.len(), 2);
     }
 
     #[test]

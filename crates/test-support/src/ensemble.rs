@@ -8,6 +8,8 @@ use crate::arbor::{ArborOptions, ArborServer, Placement};
 use crate::error::HarnessError;
 use crate::four_letter::send_four_letter;
 use crate::ports::free_port;
+use crate::zk_tree::TreeView;
+use zookeeper_client as zk;
 
 /// Where one ensemble member runs: its client listener and process ([`Placement`]) and the
 /// host of its `server.N` line (where its quorum port listens and peers reach it).
@@ -272,6 +274,93 @@ impl ArborEnsemble {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Comparing replicas.
+impl ArborEnsemble {
+    /// Reads the whole tree through each member of `ids` (after a sync there, see
+    /// [`TreeView::read`]) and panics naming the first difference unless all are equal;
+    /// returns the common view. Waits first until the leader has published
+    /// `/zookeeper/config`, so that write does not land between two members' reads. Read the
+    /// tree while no one writes.
+    pub async fn assert_converged(&self, ids: &[u64]) -> TreeView {
+        self.wait_config_published(ids[0]).await;
+        let mut views: Vec<(u64, TreeView)> = Vec::new();
+        for &id in ids {
+            let client = connect(&self.member(id).connect_string()).await;
+            // Reads through a member may fail while it rejoins; retry briefly.
+            let mut attempt = 0;
+            let view = loop {
+                match tokio::time::timeout(Duration::from_secs(20), TreeView::read(&client, "/"))
+                    .await
+                {
+                    Ok(Ok(view)) => break view,
+                    other if attempt < 5 => {
+                        eprintln!(
+                            "reading the tree through member {id} failed ({other:?}); retrying"
+                        );
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    other => panic!("cannot read the tree through member {id}: {other:?}"),
+                }
+            };
+            views.push((id, view));
+        }
+        let (first_id, first) = &views[0];
+        for (id, view) in &views[1..] {
+            if let Some(difference) = first.first_difference(view) {
+                panic!(
+                    "members {first_id} and {id} disagree (digests {:x} vs {:x}, {} vs {} \
+                     nodes); first difference: {difference}",
+                    first.digest(),
+                    view.digest(),
+                    first.len(),
+                    view.len()
+                );
+            }
+        }
+        eprintln!(
+            "members {ids:?} agree: {} nodes, digest {:x}",
+            first.len(),
+            first.digest()
+        );
+        views.swap_remove(0).1
+    }
+
+    /// Waits until the leader has written `/zookeeper/config` (about a second after it first
+    /// serves), as seen through member `id` after a sync.
+    async fn wait_config_published(&self, id: u64) {
+        let client = connect(&self.member(id).connect_string()).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if client.sync("/zookeeper/config").await.is_ok() {
+                if let Ok((data, _)) = client.get_data("/zookeeper/config").await {
+                    if !data.is_empty() {
+                        return;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the leader did not publish /zookeeper/config within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A client of `connect_string` with a 10 s session; panics after 20 s without a session.
+async fn connect(connect_string: &str) -> zk::Client {
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        zk::Client::connector()
+            .with_session_timeout(Duration::from_secs(10))
+            .connect(connect_string),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("connect to {connect_string}: no session within 20 s"))
+    .unwrap_or_else(|e| panic!("connect to {connect_string}: {e}"))
 }
 
 /// `host:quorumPort` of a `server.N` value (`host:quorumPort:electionPort[:role][;client]`).

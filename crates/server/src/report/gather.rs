@@ -3,9 +3,9 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use arbor_quorum::Role;
+use arbor_quorum::{QuorumStatus, Role};
 
 use super::{
     Conf, ConnectionReport, Dirs, Dump, Environment, Latency, LeaderReport, Monitor, MonitorValue,
@@ -202,24 +202,17 @@ pub fn monitor(shared: &Shared) -> Monitor {
         ("quorum_size", count(status.voters.len())),
     ];
     if status.role == Role::Leader && status.ensemble {
-        // ZooKeeper's leader-only keys: voters replicated to, and those caught up with the log.
-        let last = status.last_log_index.unwrap_or(0);
-        let followers: Vec<_> = status
-            .replication
-            .iter()
-            .filter(|(id, _)| status.voters.contains(id))
-            .collect();
-        let synced = followers
-            .iter()
-            .filter(|(_, matched)| matched.unwrap_or(0) + SYNCED_LAG >= last)
-            .count();
-        let observers = status.learners.len();
+        // ZooKeeper's leader-only keys.
+        let c = &shared.config;
+        let max_ack_age =
+            Duration::from_millis(u64::from(c.tick_time_ms) * u64::from(c.sync_limit.max(1)));
+        let learners = learner_counts(&status, max_ack_age);
         keys.extend([
-            ("learners", count(followers.len() + observers)),
-            ("followers", count(followers.len())),
-            ("synced_followers", count(synced)),
-            ("synced_observers", count(observers)),
-            ("pending_syncs", Int(0)),
+            ("learners", count(learners.followers + learners.observers)),
+            ("followers", count(learners.followers)),
+            ("synced_followers", count(learners.synced_followers)),
+            ("synced_observers", count(learners.synced_observers)),
+            ("pending_syncs", unsigned(status.pending_syncs)),
         ]);
     }
     keys.extend([
@@ -234,9 +227,51 @@ pub fn monitor(shared: &Shared) -> Monitor {
     Monitor(keys)
 }
 
-/// A follower whose matched log index is within this many entries of the leader's counts as
+/// A learner whose matched log index is within this many entries of the leader's may count as
 /// synced (entries carry batches of txns, so this is a small lag).
 const SYNCED_LAG: u64 = 10;
+
+/// The leader's view of its learners, as ZooKeeper's `mntr` counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LearnerCounts {
+    followers: usize,
+    synced_followers: usize,
+    observers: usize,
+    synced_observers: usize,
+}
+
+/// Followers are the other voters, observers the learners. One is synced when it accepted an
+/// append (heartbeats, every tick/20, count) within `max_ack_age` — syncLimit ticks, as
+/// ZooKeeper's `LearnerHandler.synced()` wants an ack within syncLimit — and its matched log
+/// index is within [`SYNCED_LAG`] entries of the leader's last one. A stopped, cut-off or
+/// far-behind member is not synced; one that merely restarted is again once it caught up.
+fn learner_counts(status: &QuorumStatus, max_ack_age: Duration) -> LearnerCounts {
+    let last = status.last_log_index.unwrap_or(0);
+    let synced = |id: &u64| {
+        let heard = status
+            .since_ack
+            .get(id)
+            .is_some_and(|age| *age <= max_ack_age);
+        let matched = status.replication.get(id).copied().flatten().unwrap_or(0);
+        heard && matched + SYNCED_LAG >= last
+    };
+    let followers: Vec<&u64> = status
+        .voters
+        .iter()
+        .filter(|&&id| id != status.node_id)
+        .collect();
+    let observers: Vec<&u64> = status
+        .learners
+        .iter()
+        .filter(|&&id| id != status.node_id)
+        .collect();
+    LearnerCounts {
+        followers: followers.len(),
+        synced_followers: followers.iter().filter(|id| synced(id)).count(),
+        observers: observers.len(),
+        synced_observers: observers.iter().filter(|id| synced(id)).count(),
+    }
+}
 
 pub fn watch_summary(shared: &Shared) -> WatchSummary {
     shared.db.with_watches(|w| WatchSummary {
@@ -364,4 +399,62 @@ fn fd_counts() -> (usize, u64) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     (open, max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn learners_are_synced_when_recently_heard_from_and_caught_up() {
+        let ms = Duration::from_millis;
+        let status = QuorumStatus {
+            node_id: 1,
+            role: Role::Leader,
+            ensemble: true,
+            voters: vec![1, 2, 3, 4, 5],
+            learners: vec![6, 7],
+            last_log_index: Some(100),
+            // 2: current; 3: current but silent (stopped); 4: far behind; 5: never matched;
+            // 6: a current observer; 7: an observer that stopped answering.
+            replication: [
+                (2, Some(100)),
+                (3, Some(100)),
+                (4, Some(50)),
+                (5, None),
+                (6, Some(95)),
+                (7, Some(100)),
+            ]
+            .into(),
+            since_ack: [
+                (2, ms(40)),
+                (3, ms(2500)),
+                (4, ms(10)),
+                (5, ms(10)),
+                (6, ms(10)),
+                (7, ms(1001)),
+            ]
+            .into(),
+            ..QuorumStatus::default()
+        };
+        assert_eq!(
+            learner_counts(&status, ms(1000)),
+            LearnerCounts {
+                followers: 4,
+                synced_followers: 1,
+                observers: 2,
+                synced_observers: 1,
+            }
+        );
+        // A wider bound (syncLimit) counts the member last heard from 2.5 s ago.
+        assert_eq!(learner_counts(&status, ms(3000)).synced_followers, 2);
+        // Nobody heard from at all: nobody synced.
+        let silent = QuorumStatus {
+            since_ack: BTreeMap::new(),
+            ..status
+        };
+        let counts = learner_counts(&silent, ms(1000));
+        assert_eq!((counts.synced_followers, counts.synced_observers), (0, 0));
+    }
 }

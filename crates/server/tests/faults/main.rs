@@ -5,6 +5,10 @@
 //! Tests that need namespaces print `SKIPPED ...` and pass where they cannot be made (not
 //! root, or no `ip netns`); CI runs as root, so there they run.
 
+// The blocking wire client (`common::raw`) the other integration tests use.
+#[path = "../common/mod.rs"]
+mod common;
+
 mod catch_up;
 mod linearizable;
 mod partitions;

@@ -167,45 +167,7 @@ pub fn persistent() -> zk::CreateOptions<'static> {
 /// Reads the whole tree through each member (after a sync there) and asserts they are equal;
 /// returns the common view.
 pub async fn assert_converged(cluster: &Cluster, ids: &[u64]) -> TreeView {
-    wait_config_published(cluster, ids[0]).await;
-    let mut views: Vec<(u64, TreeView)> = Vec::new();
-    for &id in ids {
-        let client = connect(&cluster.connect_string(&[id]), Duration::from_secs(10)).await;
-        // Reads through a member may fail while it rejoins; retry briefly.
-        let mut attempt = 0;
-        let view = loop {
-            match tokio::time::timeout(Duration::from_secs(20), TreeView::read(&client, "/")).await
-            {
-                Ok(Ok(view)) => break view,
-                other if attempt < 5 => {
-                    eprintln!("reading the tree through member {id} failed ({other:?}); retrying");
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                other => panic!("cannot read the tree through member {id}: {other:?}"),
-            }
-        };
-        views.push((id, view));
-    }
-    let (first_id, first) = &views[0];
-    for (id, view) in &views[1..] {
-        if let Some(difference) = first.first_difference(view) {
-            panic!(
-                "members {first_id} and {id} disagree (digests {:x} vs {:x}, {} vs {} nodes); \
-                 first difference: {difference}",
-                first.digest(),
-                view.digest(),
-                first.len(),
-                view.len()
-            );
-        }
-    }
-    eprintln!(
-        "members {ids:?} agree: {} nodes, digest {:x}",
-        first.len(),
-        first.digest()
-    );
-    views.swap_remove(0).1
+    cluster.ensemble.assert_converged(ids).await
 }
 
 /// A session-state watcher's next state other than `SyncConnected`, within `timeout`.
@@ -220,26 +182,5 @@ pub async fn next_trouble(
             Ok(state) => return Some(state),
             Err(_) => return None,
         }
-    }
-}
-
-/// Waits until the leader has written `/zookeeper/config` (about a second after it first
-/// serves), so that write does not land between the reads of two members being compared.
-async fn wait_config_published(cluster: &Cluster, id: u64) {
-    let client = connect(&cluster.connect_string(&[id]), Duration::from_secs(10)).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if client.sync("/zookeeper/config").await.is_ok() {
-            if let Ok((data, _)) = client.get_data("/zookeeper/config").await {
-                if !data.is_empty() {
-                    return;
-                }
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the leader did not publish /zookeeper/config within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
