@@ -317,6 +317,15 @@ pub async fn measure(args: FailoverArgs) -> Result<FailoverReport, BenchError> {
     };
 
     cleanup(&servers, leader, &prefix, args.session_timeout).await;
+    if four_letter::mode(servers[leader], FOUR_LETTER_TIMEOUT)
+        .await
+        .is_some()
+    {
+        return Err(BenchError::TaskFailed(format!(
+            "{} still answers after SIGKILL to pid {pid}: is that pid really its server?",
+            servers[leader]
+        )));
+    }
 
     let to_ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let per_client: Vec<Option<Duration>> = progress.iter().map(|p| p.recovered_after()).collect();

@@ -15,7 +15,7 @@ use crate::client::{Client, PendingReply};
 use crate::error::{BenchError, ClientError};
 use crate::progress::{Counters, ProgressLine};
 use crate::stats::{Outcome, Phase, Recorder, Report, RunInfo};
-use crate::tree::{create_nodes, delete_tree, with_ancestors};
+use crate::tree::{create_nodes, create_nodes_windowed, delete_tree, with_ancestors, WINDOW};
 use crate::workload::{
     create, get_data, outcome_of, set_data, value_of_size, Layout, OpGenerator, KEYS_PER_GROUP,
 };
@@ -167,7 +167,7 @@ impl Bench {
     }
 
     /// Creates the key nodes in `range`, split into one contiguous share per session (the
-    /// sessions work in parallel, each with its own pipeline).
+    /// sessions work in parallel, [`WINDOW`] creates in flight in total).
     async fn create_keys(&self, range: std::ops::Range<u64>) -> Result<(), BenchError> {
         let value = value_of_size(self.args.value_size);
         let clients: Vec<&Client> = if self.sessions.is_empty() {
@@ -178,11 +178,12 @@ impl Bench {
         let share = (range.end - range.start)
             .div_ceil(clients.len() as u64)
             .max(1);
+        let window = (WINDOW / clients.len()).max(16);
         let creates = clients.into_iter().enumerate().map(|(i, client)| {
             let start = (range.start + i as u64 * share).min(range.end);
             let end = (start + share).min(range.end);
             let keys = (start..end).map(|k| self.layout.key(k)).collect();
-            create_nodes(client, keys, &value)
+            create_nodes_windowed(client, keys, &value, window)
         });
         futures::future::try_join_all(creates).await?;
         Ok(())
