@@ -102,17 +102,24 @@ bench_log "steps: znodes $ZNODE_STEPS; sessions $SESSION_STEPS; watches $WATCH_S
 PREFIX=/scale
 RSS_NOW= PID_NOW=
 
-# Starts a fresh server of kind NAME in DIR; sets SERVER (host:port), PORT and PID_NOW.
+# Starts a fresh server of kind NAME in DIR; sets SERVER (host:port), PORT and PID_NOW. Up to
+# three attempts, each on a fresh port (a ZooKeeper start can hang on a four-letter word sent
+# before its database is loaded).
 start_server() { # name dir
-  local name=$1 d=$2
-  PORT=$(free_port)
-  SERVER=127.0.0.1:$PORT
-  rm -rf "$d"; mkdir -p "$d"
-  case "$name" in
-    arbor) start_arbor "$d" "$PORT" maxClientCnxns=0 || return 1 ;;
-    zookeeper) start_zk "$d" "$PORT" maxClientCnxns=0 || return 1 ;;
-  esac
-  PID_NOW=$(pid_of "$d")
+  local name=$1 d=$2 attempt
+  for attempt in 1 2 3; do
+    PORT=$(free_port)
+    SERVER=127.0.0.1:$PORT
+    stop_server "$name" "$d"
+    rm -rf "$d"; mkdir -p "$d"
+    case "$name" in
+      arbor) start_arbor "$d" "$PORT" maxClientCnxns=0 ;;
+      zookeeper) start_zk "$d" "$PORT" maxClientCnxns=0 ;;
+    esac && { PID_NOW=$(pid_of "$d"); return 0; }
+    bench_log "$name did not start (attempt $attempt of 3)"
+  done
+  stop_server "$name" "$d"
+  return 1
 }
 
 stop_server() { # name dir
