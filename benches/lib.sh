@@ -18,7 +18,7 @@ ARBOR_PROFILE=${ARBOR_PROFILE:-release}
 BENCH_NAME=bench
 WORK=
 
-bench_log() { echo "$BENCH_NAME: $*" >&2; }
+bench_log() { echo "$(date +%T) $BENCH_NAME: $*" >&2; }
 
 # Creates $WORK and installs the cleanup trap. $1: the script's name (for messages, temp dir).
 bench_init() {
