@@ -113,6 +113,14 @@ pub struct BenchArgs {
     /// missing nodes are counted as NONODE errors).
     #[arg(long)]
     pub no_populate: bool,
+    /// Create only keys from this one on: the ones below exist from an earlier --keep run
+    /// with the same --prefix (grows a tree step by step).
+    #[arg(long, default_value_t = 0)]
+    pub populate_from: u64,
+    /// Build the subtree (populate the keys) and stop without running the workload; with
+    /// --keep, for later --no-populate runs.
+    #[arg(long)]
+    pub setup_only: bool,
     /// Session timeout to ask for.
     #[arg(long, value_parser = parse_duration, default_value = "30s")]
     pub session_timeout: Duration,
@@ -138,6 +146,8 @@ impl BenchArgs {
             prefix: None,
             keep: false,
             no_populate: false,
+            populate_from: 0,
+            setup_only: false,
             session_timeout: Duration::from_secs(30),
         }
     }
@@ -165,6 +175,9 @@ impl BenchArgs {
         }
         if self.ops.is_none() && self.duration.is_zero() {
             return invalid("--duration must be above zero");
+        }
+        if self.setup_only && !self.keep {
+            return invalid("--setup-only needs --keep (otherwise the tree is deleted at once)");
         }
         if self.session_timeout < Duration::from_millis(300) {
             return invalid("--session-timeout must be at least 300ms");
@@ -277,6 +290,9 @@ mod tests {
             "/p",
             "--keep",
             "--no-populate",
+            "--populate-from",
+            "20",
+            "--setup-only",
             "--session-timeout",
             "10s",
         ])
@@ -285,7 +301,8 @@ mod tests {
         assert_eq!(args.ops, Some(1000));
         assert_eq!(args.read_pct, 75);
         assert_eq!(args.watchers, 7);
-        assert!(args.json && args.keep && args.no_populate);
+        assert!(args.json && args.keep && args.no_populate && args.setup_only);
+        assert_eq!(args.populate_from, 20);
         assert_eq!(args.prefix.as_deref(), Some("/p"));
         args.validate().expect("valid");
     }
@@ -303,6 +320,10 @@ mod tests {
         args.prefix = Some("no-slash".into());
         assert!(args.validate().is_err());
         args.prefix = Some("/ok".into());
+        args.setup_only = true;
+        assert!(args.validate().is_err(), "--setup-only without --keep");
+        args.keep = true;
+        args.validate().expect("--setup-only --keep");
         args.keys = 0;
         assert!(args.validate().is_err());
         // Key count does not matter to the create workload.

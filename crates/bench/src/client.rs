@@ -140,10 +140,20 @@ impl OutstandingQueue {
 pub struct Client {
     addr: SocketAddr,
     session_id: i64,
+    password: Vec<u8>,
     session_timeout: Duration,
     outgoing: mpsc::UnboundedSender<Outgoing>,
     notifications: Option<mpsc::UnboundedReceiver<WatcherEvent>>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// An existing session to resume on (another) server, as a client does after a connection loss.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub session_id: i64,
+    pub password: Vec<u8>,
+    /// The newest zxid the client has seen (a server that is behind it refuses the session).
+    pub last_zxid_seen: i64,
 }
 
 impl Client {
@@ -152,16 +162,30 @@ impl Client {
         addr: SocketAddr,
         session_timeout: Duration,
     ) -> Result<Client, ClientError> {
+        Self::connect_with(addr, session_timeout, None, CONNECT_TIMEOUT).await
+    }
+
+    /// Connects and creates a new session, or resumes `resume`; gives up after `timeout`.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        session_timeout: Duration,
+        resume: Option<&Resume>,
+        timeout: Duration,
+    ) -> Result<Client, ClientError> {
         let timeout_error = || ClientError::ConnectTimeout {
             addr: addr.to_string(),
-            seconds: CONNECT_TIMEOUT.as_secs(),
+            seconds: timeout.as_secs(),
         };
-        tokio::time::timeout(CONNECT_TIMEOUT, Self::handshake(addr, session_timeout))
+        tokio::time::timeout(timeout, Self::handshake(addr, session_timeout, resume))
             .await
             .map_err(|_| timeout_error())?
     }
 
-    async fn handshake(addr: SocketAddr, session_timeout: Duration) -> Result<Client, ClientError> {
+    async fn handshake(
+        addr: SocketAddr,
+        session_timeout: Duration,
+        resume: Option<&Resume>,
+    ) -> Result<Client, ClientError> {
         let mut stream = TcpStream::connect(addr)
             .await
             .map_err(|source| ClientError::Connect {
@@ -171,10 +195,10 @@ impl Client {
         stream.set_nodelay(true)?;
         let request = ConnectRequest {
             protocol_version: 0,
-            last_zxid_seen: 0,
+            last_zxid_seen: resume.map_or(0, |r| r.last_zxid_seen),
             timeout_ms: i32::try_from(session_timeout.as_millis()).unwrap_or(i32::MAX),
-            session_id: 0,
-            password: vec![0; 16],
+            session_id: resume.map_or(0, |r| r.session_id),
+            password: resume.map_or_else(|| vec![0; 16], |r| r.password.clone()),
             read_only: false,
             has_read_only: true,
         };
@@ -203,7 +227,7 @@ impl Client {
             addr,
             stream,
             buf,
-            response.session_id,
+            (response.session_id, response.password),
             session_timeout,
         ))
     }
@@ -214,7 +238,7 @@ impl Client {
         addr: SocketAddr,
         stream: TcpStream,
         leftover: Vec<u8>,
-        session_id: i64,
+        (session_id, password): (i64, Vec<u8>),
         session_timeout: Duration,
     ) -> Client {
         let (source, sink) = stream.into_split();
@@ -235,6 +259,7 @@ impl Client {
         Client {
             addr,
             session_id,
+            password,
             session_timeout,
             outgoing,
             notifications: Some(notifications),
@@ -248,6 +273,22 @@ impl Client {
 
     pub fn session_id(&self) -> i64 {
         self.session_id
+    }
+
+    /// What [`Client::connect_with`] needs to resume this session elsewhere.
+    pub fn resume(&self, last_zxid_seen: i64) -> Resume {
+        Resume {
+            session_id: self.session_id,
+            password: self.password.clone(),
+            last_zxid_seen,
+        }
+    }
+
+    /// Whether the connection is still up (its reader has not stopped).
+    pub fn is_connected(&self) -> bool {
+        self.tasks
+            .get(1)
+            .is_some_and(|reader| !reader.is_finished())
     }
 
     /// The timeout the server negotiated.

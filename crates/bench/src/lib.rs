@@ -20,6 +20,9 @@
 pub mod args;
 pub mod client;
 pub mod error;
+pub mod failover;
+pub mod four_letter;
+pub mod hold;
 pub mod progress;
 pub mod runner;
 pub mod stats;
@@ -31,8 +34,37 @@ use std::sync::atomic::Ordering;
 
 pub use args::{BenchArgs, Workload};
 pub use error::{BenchError, ClientError};
+pub use failover::{FailoverArgs, FailoverReport};
+pub use hold::{HoldArgs, HoldSummary, Holder};
 pub use runner::Bench;
 pub use stats::{Latency, Report};
+
+/// The whole `arbor bench` command line: a benchmark run (the default), or a subcommand.
+#[derive(clap::Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BenchCli {
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
+    #[command(flatten)]
+    pub run: BenchArgs,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum BenchCommand {
+    /// Kill -9 an ensemble's leader under a steady write load; time until writes succeed again.
+    Failover(FailoverArgs),
+    /// Open idle sessions and data watches and hold them (for scale measurements).
+    Hold(HoldArgs),
+}
+
+/// Runs what the command line asks for: a benchmark ([`run`]), `failover` or `hold`.
+pub async fn main(cli: BenchCli) -> Result<(), BenchError> {
+    match cli.command {
+        None => run(cli.run).await,
+        Some(BenchCommand::Failover(args)) => failover::run(args).await,
+        Some(BenchCommand::Hold(args)) => hold::run(args).await,
+    }
+}
 
 /// Prepares, runs and cleans up one benchmark; returns the report without printing it.
 /// Cleanup runs even when the run fails.
@@ -49,6 +81,15 @@ pub async fn execute(args: BenchArgs) -> Result<Report, BenchError> {
 /// to stdout. A first Ctrl-C stops the load and still cleans up; a second one exits at once.
 pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     let json = args.json;
+    if args.setup_only {
+        let keys = args.workload.uses_keys().then_some(args.keys);
+        let bench = Bench::prepare(args).await?;
+        let prefix = bench.layout().prefix().to_string();
+        bench.finish().await?;
+        let summary = serde_json::json!({ "prefix": prefix, "keys": keys });
+        println!("{summary}");
+        return Ok(());
+    }
     let mut bench = Bench::prepare(args).await?;
     let stop = bench.stop_flag();
     let interrupt = tokio::spawn(async move {

@@ -12,7 +12,7 @@ use clap::Parser;
 )]
 struct Cli {
     #[command(flatten)]
-    args: arbor_bench::BenchArgs,
+    bench: arbor_bench::BenchCli,
 }
 
 fn main() -> ExitCode {
@@ -27,7 +27,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(arbor_bench::run(cli.args)) {
+    match runtime.block_on(arbor_bench::main(cli.bench)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("arbor-bench: {e}");

@@ -15,8 +15,10 @@ use crate::client::{Client, PendingReply};
 use crate::error::{BenchError, ClientError};
 use crate::progress::{Counters, ProgressLine};
 use crate::stats::{Outcome, Phase, Recorder, Report, RunInfo};
-use crate::tree::{create_nodes, delete_tree, with_ancestors};
-use crate::workload::{create, get_data, outcome_of, set_data, value_of_size, Layout, OpGenerator};
+use crate::tree::{create_nodes, create_nodes_windowed, delete_tree, with_ancestors, WINDOW};
+use crate::workload::{
+    create, get_data, outcome_of, set_data, value_of_size, Layout, OpGenerator, KEYS_PER_GROUP,
+};
 
 /// How long a watch-fanout round waits for the last notification.
 const FANOUT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -152,13 +154,38 @@ impl Bench {
             _ => {}
         }
         create_nodes(&self.admin, nodes, &[]).await?;
-        if args.workload.uses_keys() && !args.no_populate {
+        if args.workload.uses_keys() && !args.no_populate && args.populate_from < args.keys {
+            let first = args.populate_from;
             let mut dirs = vec![layout.keys_dir()];
-            dirs.extend((0..Layout::group_count(args.keys)).map(|g| layout.group(g)));
+            dirs.extend(
+                (first / KEYS_PER_GROUP..Layout::group_count(args.keys)).map(|g| layout.group(g)),
+            );
             create_nodes(&self.admin, dirs, &[]).await?;
-            let keys = (0..args.keys).map(|k| layout.key(k)).collect();
-            create_nodes(&self.admin, keys, &value_of_size(args.value_size)).await?;
+            self.create_keys(first..args.keys).await?;
         }
+        Ok(())
+    }
+
+    /// Creates the key nodes in `range`, split into one contiguous share per session (the
+    /// sessions work in parallel, [`WINDOW`] creates in flight in total).
+    async fn create_keys(&self, range: std::ops::Range<u64>) -> Result<(), BenchError> {
+        let value = value_of_size(self.args.value_size);
+        let clients: Vec<&Client> = if self.sessions.is_empty() {
+            vec![&self.admin]
+        } else {
+            self.sessions.iter().collect()
+        };
+        let share = (range.end - range.start)
+            .div_ceil(clients.len() as u64)
+            .max(1);
+        let window = (WINDOW / clients.len()).max(16);
+        let creates = clients.into_iter().enumerate().map(|(i, client)| {
+            let start = (range.start + i as u64 * share).min(range.end);
+            let end = (start + share).min(range.end);
+            let keys = (start..end).map(|k| self.layout.key(k)).collect();
+            create_nodes_windowed(client, keys, &value, window)
+        });
+        futures::future::try_join_all(creates).await?;
         Ok(())
     }
 

@@ -29,7 +29,7 @@ enum Command {
     /// A zkCli.sh-like shell (interactive, or one command when given).
     Shell(arbor_cli::shell::ShellArgs),
     /// Benchmark a ZooKeeper-compatible server (Arbor or Apache ZooKeeper).
-    Bench(arbor_bench::BenchArgs),
+    Bench(arbor_bench::BenchCli),
     /// Versioned configuration: push, get, history, diff, rollback, watch, export/import.
     Config(arbor_cli::config_cmd::ConfigArgs),
     /// Service registry (Curator layout): list, get, watch, register, deregister.
@@ -224,7 +224,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Bench(args) => match runtime.block_on(arbor_bench::run(args)) {
+        Command::Bench(args) => match runtime.block_on(arbor_bench::main(args)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("arbor bench: {e}");
