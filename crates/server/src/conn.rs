@@ -148,7 +148,10 @@ pub async fn serve_halves<R, W>(
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let mut reader = BufReader::with_capacity(64 * 1024, read_half);
+    // Small per-connection buffers: ten thousand mostly idle sessions must not cost a
+    // gigabyte. 8 KiB still takes a pipelined burst of ~60 small requests per read, and a
+    // frame bigger than the buffer is read past it.
+    let mut reader = BufReader::with_capacity(8 * 1024, read_half);
     let mut head = [0u8; 4];
     if reader.read_exact(&mut head).await.is_err() {
         return;
@@ -663,7 +666,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     closed: Arc<Notify>,
     counters: Counters,
 ) {
-    let mut buf = Vec::with_capacity(64 * 1024);
+    // Grows with the bursts it carries; kept up to WRITE_BUFFER_KEPT between them, so an idle
+    // connection holds next to nothing and a busy one does not reallocate per burst.
+    const WRITE_BUFFER_KEPT: usize = 64 * 1024;
+    let mut buf = Vec::new();
     'outer: while let Some(first) = outbox.recv().await {
         let mut next = Some(first);
         let mut close = false;
@@ -691,6 +697,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             break 'outer;
         }
         buf.clear();
+        if buf.capacity() > WRITE_BUFFER_KEPT {
+            buf = Vec::new();
+        }
         if close {
             break;
         }

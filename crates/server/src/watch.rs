@@ -164,7 +164,9 @@ impl WatchRegistry {
     /// Resolves one tree change into deliveries, removing the one-time watches that fired. Each
     /// connection is told at most once per change.
     pub fn trigger(&mut self, path: &str, event: EventType) -> Vec<Delivery> {
-        let mut told: Vec<ConnId> = Vec::new();
+        // Connections to tell, each once: a set, since one node may have thousands of
+        // watchers (a linear "already told?" check made a trigger quadratic in them).
+        let mut told: HashSet<ConnId> = HashSet::new();
         let mut fired_once: Vec<(WatchKind, ConnId)> = Vec::new();
         let one_time: &[WatchKind] = match event {
             EventType::NodeCreated | EventType::NodeDataChanged => &[WatchKind::Data],
@@ -176,9 +178,7 @@ impl WatchRegistry {
             if let Some(set) = self.table_mut(kind).by_path.remove(path) {
                 for conn in set {
                     fired_once.push((kind, conn));
-                    if !told.contains(&conn) {
-                        told.push(conn);
-                    }
+                    told.insert(conn);
                 }
             }
         }
@@ -186,20 +186,12 @@ impl WatchRegistry {
             self.forget(conn, kind, path);
         }
         if let Some(set) = self.persistent.by_path.get(path) {
-            for &conn in set {
-                if !told.contains(&conn) {
-                    told.push(conn);
-                }
-            }
+            told.extend(set.iter().copied());
         }
         if event != EventType::NodeChildrenChanged && !self.recursive.by_path.is_empty() {
             for ancestor in self_and_ancestors(path) {
                 if let Some(set) = self.recursive.by_path.get(ancestor) {
-                    for &conn in set {
-                        if !told.contains(&conn) {
-                            told.push(conn);
-                        }
-                    }
+                    told.extend(set.iter().copied());
                 }
             }
         }
