@@ -79,6 +79,9 @@ impl Ensemble {
     }
 }
 
+/// Election timeouts stay at tick/4 up to this (see `Timings::for_tick`).
+const ELECTION_FLOOR_MS: u64 = 250;
+
 /// Timings derived from `tickTime`, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timings {
@@ -89,15 +92,18 @@ pub(crate) struct Timings {
 
 impl Timings {
     /// Heartbeats every tick/20; a follower starts an election after openraft's leader lease
-    /// (the election timeout's maximum) plus a timeout in tick/4 .. tick/4 + tick/16, so with
-    /// ZooKeeper's default tickTime (2 s) a dead leader is replaced in about 1.5 s. `rank` (0
-    /// for the highest voter id) delays each lower id by another tick/16, so among up-to-date
-    /// servers the highest id usually times out first and wins, as ZooKeeper's election
-    /// prefers.
+    /// (the election timeout's maximum) plus a timeout in min .. min + tick/16, where min is
+    /// tick/8 but at least 3 heartbeats and at least tick/4 up to 250 ms. With ZooKeeper's
+    /// default tickTime (2 s) a dead leader is replaced in about a second (openraft waits out
+    /// a lease, then a timeout); ticks of a second or less keep tick/4 (a loaded machine's
+    /// scheduling hiccups must not start elections). `rank` (0 for the highest voter id)
+    /// delays each lower id by another tick/16, so among up-to-date servers the highest id
+    /// usually times out first and wins, as ZooKeeper's election prefers.
     pub(crate) fn for_tick(tick_ms: u64, rank: u64) -> Timings {
         let heartbeat = (tick_ms / 20).max(10);
         let step = (tick_ms / 16).max(heartbeat);
-        let election_min = (tick_ms / 4).max(heartbeat * 3) + rank * step;
+        let floor = (tick_ms / 4).min(ELECTION_FLOOR_MS);
+        let election_min = (tick_ms / 8).max(heartbeat * 3).max(floor) + rank * step;
         Timings {
             heartbeat,
             election_min,

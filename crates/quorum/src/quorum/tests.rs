@@ -476,3 +476,36 @@ async fn serving_check_cost() {
     );
     quorum.shutdown().await;
 }
+
+#[test]
+fn election_timings_follow_the_tick_with_the_highest_id_first() {
+    // Default tickTime: heartbeats every 100 ms, the highest id times out first at 300 ms
+    // (3 heartbeats), each lower rank a tick/16 later.
+    let t = |tick, rank| {
+        let t = Timings::for_tick(tick, rank);
+        (t.heartbeat, t.election_min, t.election_max)
+    };
+    assert_eq!(t(2000, 0), (100, 300, 425));
+    assert_eq!(t(2000, 1), (100, 425, 550));
+    assert_eq!(t(2000, 2), (100, 550, 675));
+    // Ticks up to a second keep a quarter tick (what short test ticks were tuned with).
+    assert_eq!(t(1000, 0), (50, 250, 312));
+    assert_eq!(t(400, 0), (20, 100, 125));
+    assert_eq!(t(100, 0), (10, 30, 40));
+    // Long ticks scale: an eighth of the tick.
+    assert_eq!(t(8000, 0), (400, 1200, 1700));
+    for tick in [10, 100, 1000, 2000, 3000, 60_000] {
+        for rank in 0..5 {
+            let timings = Timings::for_tick(tick, rank);
+            assert!(
+                timings.election_min >= 3 * timings.heartbeat,
+                "{tick} {rank}"
+            );
+            assert!(timings.election_max > timings.election_min, "{tick} {rank}");
+            if rank > 0 {
+                // A lower rank's earliest timeout is no earlier than a higher rank's latest.
+                assert!(timings.election_min >= Timings::for_tick(tick, rank - 1).election_max);
+            }
+        }
+    }
+}
