@@ -1317,8 +1317,19 @@ async fn manage_observers(raft: Raft<TypeConfig>, ensemble: Ensemble) {
     }
 }
 
-/// Asks for a snapshot every `snap_count` applied txns (ZooKeeper's snapCount). Runs on every
-/// node, leader or not: each keeps its own snapshots.
+/// How long the trigger waits for a snapshot to be written before counting txns again.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(600);
+
+/// After a snapshot that took `d`, the next one waits at least `SNAPSHOT_SPACING × d`, so
+/// writing snapshots takes at most an eighth of the time however fast txns arrive.
+const SNAPSHOT_SPACING: u32 = 7;
+
+/// Asks for a snapshot every `snap_count` applied txns (ZooKeeper's snapCount: the txns logged
+/// before a snapshot *can* be taken), but spaced by `SNAPSHOT_SPACING` times the previous
+/// snapshot's duration: under a burst of creates a million-node tree would otherwise be
+/// serialized every half second, taking a core from the requests. The log between snapshots
+/// grows accordingly (replayed on restart). Runs on every node, leader or not: each keeps its
+/// own snapshots.
 async fn snapshot_trigger(
     raft: Raft<TypeConfig>,
     mut applied: watch::Receiver<i64>,
@@ -1326,17 +1337,28 @@ async fn snapshot_trigger(
 ) {
     let snap_count = snap_count.max(1) as i64;
     let mut last = *applied.borrow();
+    let mut not_before = Instant::now();
     while applied.changed().await.is_ok() {
         let now = *applied.borrow_and_update();
         if now < last {
             // A snapshot was installed from the leader; count from there.
             last = now;
         }
-        if now - last >= snap_count {
-            last = now;
-            if let Err(e) = raft.trigger().snapshot().await {
-                tracing::warn!("could not trigger a snapshot: {e}");
-            }
+        if now - last < snap_count || Instant::now() < not_before {
+            continue;
+        }
+        last = now;
+        let mut metrics = raft.metrics();
+        let before = metrics.borrow().snapshot;
+        let started = Instant::now();
+        if let Err(e) = raft.trigger().snapshot().await {
+            tracing::warn!("could not trigger a snapshot: {e}");
+            continue;
+        }
+        let finished =
+            tokio::time::timeout(SNAPSHOT_WAIT, metrics.wait_for(|m| m.snapshot != before)).await;
+        if matches!(finished, Ok(Ok(_))) {
+            not_before = Instant::now() + started.elapsed() * SNAPSHOT_SPACING;
         }
     }
 }

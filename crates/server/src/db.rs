@@ -62,9 +62,10 @@ pub struct Db {
     snapshot_finished: Condvar,
 }
 
-/// Nodes a snapshot writer encodes per hold of the tree's read lock: applies wait at most
-/// that long (about a millisecond) while a snapshot is written.
-const SNAPSHOT_NODES_PER_LOCK: usize = 4096;
+/// Nodes a snapshot writer encodes per hold of the tree's read lock: an apply waits at most
+/// that long (about 0.2 ms) while a snapshot is written. Bigger steps throttled writes: the
+/// writer held the lock most of its running time, and each txn takes the write lock anew.
+const SNAPSHOT_NODES_PER_LOCK: usize = 512;
 
 /// Writes the tree as it was at `begin_snapshot`, in steps, while applying goes on (the tree
 /// keeps pre-images of what changes meanwhile; see `DataTree::begin_snapshot`).
@@ -78,12 +79,13 @@ impl SnapshotWriter for TreeSnapshotWriter {
         let mut chunk = Vec::with_capacity(1 << 20);
         loop {
             chunk.clear();
-            let done = {
-                let tree = self.db.tree.read();
-                self.snapshot
-                    .encode_step(&tree, SNAPSHOT_NODES_PER_LOCK, &mut chunk)
-                    .map_err(std::io::Error::other)?
-            };
+            let tree = self.db.tree.read();
+            let step = self
+                .snapshot
+                .encode_step(&tree, SNAPSHOT_NODES_PER_LOCK, &mut chunk);
+            // Fair unlock: a waiting apply gets the lock before this writer takes it again.
+            RwLockReadGuard::unlock_fair(tree);
+            let done = step.map_err(std::io::Error::other)?;
             // Written outside the lock: applies never wait for the disk.
             out.write_all(&chunk)?;
             if done {

@@ -18,6 +18,7 @@ mod credential;
 mod digest;
 mod node;
 mod path;
+mod slab;
 mod snapshot;
 mod store;
 mod tree;

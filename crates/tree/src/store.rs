@@ -1,11 +1,15 @@
 //! The node store: a slab of nodes, a name index and parent/child links.
 //!
 //! Memory layout (the tree must hold ~1M znodes compactly):
-//! - nodes live in a `Vec<Option<Node>>` slab addressed by 4-byte ids; vacant slots are reused;
+//! - nodes live in a slab of `Option<Node>` slots addressed by 4-byte ids, in chunks that never
+//!   move (`slab.rs`); vacant slots are reused;
 //! - a node stores only its own name (not its path), in the same heap block as its data;
-//! - one global hash index maps `(parent id, name)` to a child id. It stores bare `u32` ids
-//!   (hashbrown's `HashTable`), hashing and comparing through the slab, so names are stored
-//!   once;
+//! - one global hash index maps `(parent id, name)` to a child id. It stores a `u32` id with
+//!   32 bits of the key's hash (hashbrown's `HashTable`), comparing names through the slab, so
+//!   names are stored once. The stored hash makes growing a table a move of 8-byte entries
+//!   (rehashing a million names through the slab stalled applies for half a second), and the
+//!   index is 256 tables picked by the hash's top byte, so one insert grows at most 1/256 of
+//!   it (growing one 2-million-entry table still took 0.2 s of random writes);
 //! - child lists exist only for nodes that have had children.
 //!
 //! Paths are resolved by walking components from the root and rebuilt from parent links when
@@ -25,12 +29,14 @@ use std::hash::{BuildHasher, RandomState};
 use hashbrown::HashTable;
 
 use crate::node::{Node, NodeId, ROOT};
+use crate::slab::Slab;
 
 #[derive(Debug, Clone)]
 pub(crate) struct NodeStore {
-    slab: Vec<Option<Node>>,
+    slab: Slab,
     free: Vec<NodeId>,
-    index: HashTable<NodeId>,
+    /// `INDEX_SHARDS` tables; an entry lives in the one its hash's top byte picks.
+    index: Vec<HashTable<IndexEntry>>,
     hasher: RandomState,
     live: usize,
     recording: RecordingSlot,
@@ -58,6 +64,27 @@ impl Clone for RecordingSlot {
     }
 }
 
+/// An entry of the name index: 32 bits of the `(parent, name)` hash and the node's id.
+#[derive(Debug, Clone, Copy)]
+struct IndexEntry {
+    hash: u32,
+    id: NodeId,
+}
+
+const INDEX_SHARDS: usize = 256;
+
+impl IndexEntry {
+    fn shard(hash: u32) -> usize {
+        (hash >> 24) as usize
+    }
+
+    /// The table's 64-bit hash, rebuilt from the stored 32 bits: hashbrown takes its bucket
+    /// from the low bits and its 7-bit tag from the top ones, so both halves carry them.
+    fn table_hash(hash: u32) -> u64 {
+        (u64::from(hash) << 32) | u64::from(hash)
+    }
+}
+
 /// Where `insert` put a node, so that the insert can be undone exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Inserted {
@@ -68,9 +95,13 @@ pub(crate) struct Inserted {
 impl NodeStore {
     pub(crate) fn with_root(root: Node) -> Self {
         NodeStore {
-            slab: vec![Some(root)],
+            slab: {
+                let mut slab = Slab::default();
+                slab.push(Some(root));
+                slab
+            },
             free: Vec::new(),
-            index: HashTable::new(),
+            index: (0..INDEX_SHARDS).map(|_| HashTable::new()).collect(),
             hasher: RandomState::new(),
             live: 1,
             recording: RecordingSlot::default(),
@@ -153,20 +184,23 @@ impl NodeStore {
             .expect("node ids handed out by the store are live")
     }
 
-    fn hash_key(hasher: &RandomState, parent: NodeId, name: &str) -> u64 {
-        hasher.hash_one((parent, name))
+    /// The key's hash, as stored in the index.
+    fn hash_key(hasher: &RandomState, parent: NodeId, name: &str) -> u32 {
+        let full = hasher.hash_one((parent, name));
+        (full ^ (full >> 32)) as u32
     }
 
     pub(crate) fn child(&self, parent: NodeId, name: &str) -> Option<NodeId> {
         let hash = Self::hash_key(&self.hasher, parent, name);
         let slab = &self.slab;
-        self.index
-            .find(hash, |&id| {
-                slab[id as usize]
-                    .as_ref()
-                    .is_some_and(|n| n.parent == parent && n.name() == name)
+        self.index[IndexEntry::shard(hash)]
+            .find(IndexEntry::table_hash(hash), |entry| {
+                entry.hash == hash
+                    && slab[entry.id as usize]
+                        .as_ref()
+                        .is_some_and(|n| n.parent == parent && n.name() == name)
             })
-            .copied()
+            .map(|entry| entry.id)
     }
 
     /// Resolves an absolute path. Anything that is not a well-formed path of an existing
@@ -209,6 +243,14 @@ impl NodeStore {
         path
     }
 
+    fn index_insert(&mut self, hash: u32, id: NodeId) {
+        self.index[IndexEntry::shard(hash)].insert_unique(
+            IndexEntry::table_hash(hash),
+            IndexEntry { hash, id },
+            |entry| IndexEntry::table_hash(entry.hash),
+        );
+    }
+
     /// Adds `node` (its `parent` must be live and have no child of the same name) as the
     /// parent's last child.
     pub(crate) fn insert(&mut self, mut node: Node) -> Inserted {
@@ -227,13 +269,7 @@ impl NodeStore {
             }
         };
         self.node_mut(parent).family_mut().children.push(id);
-        let (slab, hasher) = (&self.slab, &self.hasher);
-        self.index.insert_unique(hash, id, |&other| {
-            let n = slab[other as usize]
-                .as_ref()
-                .expect("indexed nodes are live");
-            Self::hash_key(hasher, n.parent, n.name())
-        });
+        self.index_insert(hash, id);
         self.live += 1;
         Inserted { id, reused_slot }
     }
@@ -264,7 +300,9 @@ impl NodeStore {
             let hash = Self::hash_key(&self.hasher, node.parent, node.name());
             (node.parent, node.slot as usize, hash)
         };
-        if let Ok(entry) = self.index.find_entry(hash, |&other| other == id) {
+        if let Ok(entry) = self.index[IndexEntry::shard(hash)]
+            .find_entry(IndexEntry::table_hash(hash), |entry| entry.id == id)
+        {
             entry.remove();
         }
         let moved = {
@@ -304,13 +342,7 @@ impl NodeStore {
         if let Some((displaced, new_slot)) = displaced {
             self.node_mut(displaced).slot = new_slot as u32;
         }
-        let (slab, hasher) = (&self.slab, &self.hasher);
-        self.index.insert_unique(hash, id, |&other| {
-            let n = slab[other as usize]
-                .as_ref()
-                .expect("indexed nodes are live");
-            Self::hash_key(hasher, n.parent, n.name())
-        });
+        self.index_insert(hash, id);
         self.live += 1;
     }
 
