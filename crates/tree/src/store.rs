@@ -4,12 +4,11 @@
 //! - nodes live in a slab of `Option<Node>` slots addressed by 4-byte ids, in chunks that never
 //!   move (`slab.rs`); vacant slots are reused;
 //! - a node stores only its own name (not its path), in the same heap block as its data;
-//! - one global hash index maps `(parent id, name)` to a child id. It stores a `u32` id with
-//!   32 bits of the key's hash (hashbrown's `HashTable`), comparing names through the slab, so
-//!   names are stored once. The stored hash makes growing a table a move of 8-byte entries
-//!   (rehashing a million names through the slab stalled applies for half a second), and the
-//!   index is 256 tables picked by the hash's top byte, so one insert grows at most 1/256 of
-//!   it (growing one 2-million-entry table still took 0.2 s of random writes);
+//! - one global hash index maps `(parent id, name)` to a child id. It stores bare `u32` ids
+//!   (hashbrown's `HashTable`), hashing and comparing through the slab, so names are stored
+//!   once. It is 256 tables picked by the hash's top byte, so one insert grows (rehashes) at
+//!   most 1/256 of it: rehashing one table of a million names through the slab stalled
+//!   applies for half a second;
 //! - child lists exist only for nodes that have had children.
 //!
 //! Paths are resolved by walking components from the root and rebuilt from parent links when
@@ -36,7 +35,7 @@ pub(crate) struct NodeStore {
     slab: Slab,
     free: Vec<NodeId>,
     /// `INDEX_SHARDS` tables; an entry lives in the one its hash's top byte picks.
-    index: Vec<HashTable<IndexEntry>>,
+    index: Vec<HashTable<NodeId>>,
     hasher: RandomState,
     live: usize,
     recording: RecordingSlot,
@@ -64,25 +63,12 @@ impl Clone for RecordingSlot {
     }
 }
 
-/// An entry of the name index: 32 bits of the `(parent, name)` hash and the node's id.
-#[derive(Debug, Clone, Copy)]
-struct IndexEntry {
-    hash: u32,
-    id: NodeId,
-}
-
 const INDEX_SHARDS: usize = 256;
 
-impl IndexEntry {
-    fn shard(hash: u32) -> usize {
-        (hash >> 24) as usize
-    }
-
-    /// The table's 64-bit hash, rebuilt from the stored 32 bits: hashbrown takes its bucket
-    /// from the low bits and its 7-bit tag from the top ones, so both halves carry them.
-    fn table_hash(hash: u32) -> u64 {
-        (u64::from(hash) << 32) | u64::from(hash)
-    }
+/// The index table a key's hash belongs to: 8 bits from the middle of the hash, which
+/// hashbrown uses for neither the bucket (low bits) nor the tag (top 7 bits).
+fn shard_of(hash: u64) -> usize {
+    ((hash >> 32) as usize) & (INDEX_SHARDS - 1)
 }
 
 /// Where `insert` put a node, so that the insert can be undone exactly.
@@ -184,23 +170,20 @@ impl NodeStore {
             .expect("node ids handed out by the store are live")
     }
 
-    /// The key's hash, as stored in the index.
-    fn hash_key(hasher: &RandomState, parent: NodeId, name: &str) -> u32 {
-        let full = hasher.hash_one((parent, name));
-        (full ^ (full >> 32)) as u32
+    fn hash_key(hasher: &RandomState, parent: NodeId, name: &str) -> u64 {
+        hasher.hash_one((parent, name))
     }
 
     pub(crate) fn child(&self, parent: NodeId, name: &str) -> Option<NodeId> {
         let hash = Self::hash_key(&self.hasher, parent, name);
         let slab = &self.slab;
-        self.index[IndexEntry::shard(hash)]
-            .find(IndexEntry::table_hash(hash), |entry| {
-                entry.hash == hash
-                    && slab[entry.id as usize]
-                        .as_ref()
-                        .is_some_and(|n| n.parent == parent && n.name() == name)
+        self.index[shard_of(hash)]
+            .find(hash, |&id| {
+                slab[id as usize]
+                    .as_ref()
+                    .is_some_and(|n| n.parent == parent && n.name() == name)
             })
-            .map(|entry| entry.id)
+            .copied()
     }
 
     /// Resolves an absolute path. Anything that is not a well-formed path of an existing
@@ -243,12 +226,14 @@ impl NodeStore {
         path
     }
 
-    fn index_insert(&mut self, hash: u32, id: NodeId) {
-        self.index[IndexEntry::shard(hash)].insert_unique(
-            IndexEntry::table_hash(hash),
-            IndexEntry { hash, id },
-            |entry| IndexEntry::table_hash(entry.hash),
-        );
+    fn index_insert(&mut self, hash: u64, id: NodeId) {
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.index[shard_of(hash)].insert_unique(hash, id, |&other| {
+            let n = slab[other as usize]
+                .as_ref()
+                .expect("indexed nodes are live");
+            Self::hash_key(hasher, n.parent, n.name())
+        });
     }
 
     /// Adds `node` (its `parent` must be live and have no child of the same name) as the
@@ -300,9 +285,7 @@ impl NodeStore {
             let hash = Self::hash_key(&self.hasher, node.parent, node.name());
             (node.parent, node.slot as usize, hash)
         };
-        if let Ok(entry) = self.index[IndexEntry::shard(hash)]
-            .find_entry(IndexEntry::table_hash(hash), |entry| entry.id == id)
-        {
+        if let Ok(entry) = self.index[shard_of(hash)].find_entry(hash, |&other| other == id) {
             entry.remove();
         }
         let moved = {
