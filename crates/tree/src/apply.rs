@@ -292,7 +292,7 @@ impl DataTree {
         }
         let acl = acl::fixup_acl(requested, ctx.auth)?;
         let id = self.writable(path, perms::ADMIN, ctx.auth)?;
-        let current = self.store.node(id).aversion;
+        let current = self.store.node(id).aversion();
         check_version(current, version)?;
         let acl = self.acls.intern(&acl);
         self.set_node_acl(batch, id, acl, current.wrapping_add(1));

@@ -5,6 +5,7 @@
 use arbor_proto::EventType;
 
 use crate::acl_table::AclRef;
+use crate::name_data::NameData;
 use crate::node::{Node, NodeId};
 use crate::store::Inserted;
 use crate::tree::DataTree;
@@ -32,7 +33,7 @@ enum Undo {
     },
     Data {
         id: NodeId,
-        block: Box<[u8]>,
+        block: NameData,
         version: i32,
         mzxid: i64,
         mtime: i64,
@@ -64,7 +65,7 @@ impl DataTree {
     /// Adds a node whose ACL reference the caller already holds; `path_len` is its path's
     /// length for the data-size statistic.
     pub(crate) fn add_node(&mut self, batch: &mut Batch, node: Node, path_len: i64) -> NodeId {
-        let owner = node.owner;
+        let owner = node.owner();
         self.data_size += path_len + node.data().len() as i64;
         let inserted = self.store.insert(node);
         self.index_kind(inserted.id, owner);
@@ -76,7 +77,7 @@ impl DataTree {
     pub(crate) fn remove_node(&mut self, batch: &mut Batch, id: NodeId, path_len: i64) {
         let node = self.store.remove(id);
         self.data_size -= path_len + node.data().len() as i64;
-        self.unindex_kind(id, node.owner);
+        self.unindex_kind(id, node.owner());
         self.acls.release(node.acl);
         batch.undo.push(Undo::Deleted { id, node });
     }
@@ -131,7 +132,8 @@ impl DataTree {
     ) {
         let node = self.store.node_mut(id);
         let old_acl = std::mem::replace(&mut node.acl, acl);
-        let old_aversion = std::mem::replace(&mut node.aversion, aversion);
+        let old_aversion = node.aversion();
+        node.set_aversion(aversion);
         self.acls.release(old_acl);
         batch.undo.push(Undo::Acl {
             id,
@@ -157,12 +159,12 @@ impl DataTree {
             match undo {
                 Undo::Created(inserted) => {
                     let node = self.store.uninsert(inserted);
-                    self.unindex_kind(inserted.id, node.owner);
+                    self.unindex_kind(inserted.id, node.owner());
                     self.acls.release(node.acl);
                 }
                 Undo::Deleted { id, node } => {
                     self.acls.retain(node.acl);
-                    let owner = node.owner;
+                    let owner = node.owner();
                     self.store.restore(id, node);
                     self.index_kind(id, owner);
                 }
@@ -190,7 +192,7 @@ impl DataTree {
                     self.acls.retain(acl);
                     let node = self.store.node_mut(id);
                     let current = std::mem::replace(&mut node.acl, acl);
-                    node.aversion = aversion;
+                    node.set_aversion(aversion);
                     self.acls.release(current);
                 }
             }

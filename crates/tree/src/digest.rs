@@ -82,9 +82,9 @@ impl DataTree {
             .int(node.mzxid)
             .int(node.ctime)
             .int(node.mtime)
-            .int(node.owner)
+            .int(node.owner())
             .int(node.version.into())
-            .int(node.aversion.into())
+            .int(node.aversion().into())
             .int(node.cversion().into())
             .int(node.pzxid());
         h.finish()

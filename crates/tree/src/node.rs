@@ -3,6 +3,7 @@
 use arbor_proto::Stat;
 
 use crate::acl_table::AclRef;
+use crate::name_data::NameData;
 
 /// Index of a node in the store's slab. Never visible outside the crate: nothing observable
 /// (results, triggers, digests, snapshots) depends on which id a node got.
@@ -62,37 +63,37 @@ impl OwnerKind {
     }
 }
 
-/// Child bookkeeping, allocated only once a node gets its first child, so leaves (the vast
-/// majority of nodes) pay 8 bytes for it.
+/// What only some nodes have: an owner (ephemerals, containers, TTL nodes), an ACL version
+/// other than 0, or children. Allocated on first need, so a plain persistent leaf (the vast
+/// majority of nodes) pays 8 bytes for all of it.
 #[derive(Debug, Clone)]
-pub(crate) struct Family {
-    /// Child ids in no particular order; each child records its position in `slot`.
-    pub children: Vec<NodeId>,
+pub(crate) struct Extras {
+    /// Raw, as ZooKeeper stores it (see `OwnerKind`); fixed at creation.
+    owner: i64,
+    aversion: i32,
     /// ZooKeeper's stored `cversion`: the number of children ever created. Clients see
     /// `2 * cversion - numChildren` (creates plus deletes); sequential suffixes use this value.
     pub cversion: i32,
     pub pzxid: i64,
+    /// Child ids in no particular order; each child records its position in `slot`.
+    pub children: Vec<NodeId>,
 }
 
-/// A znode. 88 bytes plus one heap block holding its name and data.
+/// A znode: 72 bytes plus one heap block holding its name and data.
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
-    /// The last path component followed by the data, in one allocation.
-    name_and_data: Box<[u8]>,
-    name_len: u32,
+    /// The last path component followed by the data.
+    name_data: NameData,
     pub acl: AclRef,
     pub parent: NodeId,
-    /// Position in the parent's `Family::children`, for O(1) unlinking.
+    /// Position in the parent's `Extras::children`, for O(1) unlinking.
     pub slot: u32,
+    pub version: i32,
     pub czxid: i64,
     pub mzxid: i64,
     pub ctime: i64,
     pub mtime: i64,
-    /// Raw, as ZooKeeper stores it (see `OwnerKind`).
-    pub owner: i64,
-    pub version: i32,
-    pub aversion: i32,
-    pub family: Option<Box<Family>>,
+    extras: Option<Box<Extras>>,
 }
 
 /// The fields of a node that a create sets, besides name, data and ACL.
@@ -105,49 +106,64 @@ pub(crate) struct Birth {
 
 impl Node {
     pub(crate) fn new(parent: NodeId, name: &str, data: &[u8], acl: AclRef, birth: Birth) -> Self {
-        Node {
-            name_and_data: join(name, data),
-            name_len: name.len() as u32,
+        let mut node = Node {
+            name_data: NameData::new(name, data),
             acl,
             parent,
             slot: 0,
+            version: 0,
             czxid: birth.zxid,
             mzxid: birth.zxid,
             ctime: birth.time,
             mtime: birth.time,
-            owner: birth.owner,
-            version: 0,
-            aversion: 0,
-            family: None,
+            extras: None,
+        };
+        if birth.owner != 0 {
+            node.extras_mut().owner = birth.owner;
         }
+        node
     }
 
     pub(crate) fn name(&self) -> &str {
-        // Always valid: the bytes were copied from a `&str` (or validated by the snapshot reader).
-        std::str::from_utf8(&self.name_and_data[..self.name_len as usize]).unwrap_or_default()
+        self.name_data.name()
     }
 
     pub(crate) fn data(&self) -> &[u8] {
-        &self.name_and_data[self.name_len as usize..]
+        self.name_data.data()
     }
 
     /// Replaces the data, returning the old name+data block (for undo).
-    pub(crate) fn replace_data(&mut self, data: &[u8]) -> Box<[u8]> {
-        let joined = join(self.name(), data);
-        std::mem::replace(&mut self.name_and_data, joined)
+    pub(crate) fn replace_data(&mut self, data: &[u8]) -> NameData {
+        let joined = NameData::new(self.name(), data);
+        std::mem::replace(&mut self.name_data, joined)
     }
 
     /// Puts back a block returned by `replace_data`.
-    pub(crate) fn restore_data(&mut self, block: Box<[u8]>) {
-        self.name_and_data = block;
+    pub(crate) fn restore_data(&mut self, block: NameData) {
+        self.name_data = block;
+    }
+
+    /// Raw `ephemeralOwner` as stored (see `OwnerKind`).
+    pub(crate) fn owner(&self) -> i64 {
+        self.extras.as_ref().map_or(0, |e| e.owner)
     }
 
     pub(crate) fn kind(&self) -> OwnerKind {
-        OwnerKind::of(self.owner)
+        OwnerKind::of(self.owner())
+    }
+
+    pub(crate) fn aversion(&self) -> i32 {
+        self.extras.as_ref().map_or(0, |e| e.aversion)
+    }
+
+    pub(crate) fn set_aversion(&mut self, aversion: i32) {
+        if aversion != 0 || self.extras.is_some() {
+            self.extras_mut().aversion = aversion;
+        }
     }
 
     pub(crate) fn children(&self) -> &[NodeId] {
-        self.family.as_ref().map_or(&[], |f| f.children.as_slice())
+        self.extras.as_ref().map_or(&[], |e| e.children.as_slice())
     }
 
     pub(crate) fn num_children(&self) -> usize {
@@ -156,30 +172,32 @@ impl Node {
 
     /// Stored cversion (children ever created).
     pub(crate) fn cversion(&self) -> i32 {
-        self.family.as_ref().map_or(0, |f| f.cversion)
+        self.extras.as_ref().map_or(0, |e| e.cversion)
     }
 
     pub(crate) fn pzxid(&self) -> i64 {
-        self.family.as_ref().map_or(self.czxid, |f| f.pzxid)
+        self.extras.as_ref().map_or(self.czxid, |e| e.pzxid)
     }
 
-    /// The family, created on first use with the values a leaf implicitly has.
-    pub(crate) fn family_mut(&mut self) -> &mut Family {
+    /// The extras, created on first use with the values a plain leaf implicitly has.
+    pub(crate) fn extras_mut(&mut self) -> &mut Extras {
         let pzxid = self.czxid;
-        self.family.get_or_insert_with(|| {
-            Box::new(Family {
-                children: Vec::new(),
+        self.extras.get_or_insert_with(|| {
+            Box::new(Extras {
+                owner: 0,
+                aversion: 0,
                 cversion: 0,
                 pzxid,
+                children: Vec::new(),
             })
         })
     }
 
-    /// Sets the stored cversion and pzxid (the family is created if needed).
+    /// Sets the stored cversion and pzxid (the extras are created if needed).
     pub(crate) fn set_child_stamp(&mut self, cversion: i32, pzxid: i64) {
-        let family = self.family_mut();
-        family.cversion = cversion;
-        family.pzxid = pzxid;
+        let extras = self.extras_mut();
+        extras.cversion = cversion;
+        extras.pzxid = pzxid;
     }
 
     /// The `Stat` a client sees.
@@ -192,20 +210,13 @@ impl Node {
             mtime: self.mtime,
             version: self.version,
             cversion: self.cversion().wrapping_mul(2).wrapping_sub(num_children),
-            aversion: self.aversion,
-            ephemeral_owner: OwnerKind::client_owner(self.owner),
+            aversion: self.aversion(),
+            ephemeral_owner: OwnerKind::client_owner(self.owner()),
             data_length: self.data().len() as i32,
             num_children,
             pzxid: self.pzxid(),
         }
     }
-}
-
-fn join(name: &str, data: &[u8]) -> Box<[u8]> {
-    let mut bytes = Vec::with_capacity(name.len() + data.len());
-    bytes.extend_from_slice(name.as_bytes());
-    bytes.extend_from_slice(data);
-    bytes.into_boxed_slice()
 }
 
 #[cfg(test)]
@@ -249,8 +260,37 @@ mod tests {
     }
 
     #[test]
+    fn only_nodes_that_need_extras_get_them() {
+        let birth = Birth {
+            zxid: 5,
+            time: 9,
+            owner: 0,
+        };
+        let mut leaf = Node::new(ROOT, "leaf", b"", 0, birth);
+        leaf.set_aversion(0);
+        assert!(leaf.extras.is_none());
+        assert_eq!((leaf.owner(), leaf.aversion(), leaf.pzxid()), (0, 0, 5));
+        leaf.set_aversion(3);
+        assert_eq!((leaf.aversion(), leaf.cversion(), leaf.pzxid()), (3, 0, 5));
+
+        let ephemeral = Node::new(
+            ROOT,
+            "e",
+            b"",
+            0,
+            Birth {
+                owner: 0x42,
+                ..birth
+            },
+        );
+        assert_eq!(ephemeral.kind(), OwnerKind::Ephemeral(0x42));
+        assert_eq!(ephemeral.stat().ephemeral_owner, 0x42);
+        assert_eq!((ephemeral.aversion(), ephemeral.pzxid()), (0, 5));
+    }
+
+    #[test]
     fn node_struct_stays_compact() {
-        assert!(std::mem::size_of::<Node>() <= 88);
+        assert!(std::mem::size_of::<Node>() <= 72);
         assert_eq!(
             std::mem::size_of::<Option<Node>>(),
             std::mem::size_of::<Node>()

@@ -299,10 +299,10 @@ fn encode_node(out: &mut Vec<u8>, parent: u32, node: &Node, acl_position: u32) -
     put_bytes(out, node.name().as_bytes())?;
     put_bytes(out, node.data())?;
     out.extend_from_slice(&acl_position.to_le_bytes());
-    for v in [node.czxid, node.mzxid, node.ctime, node.mtime, node.owner] {
+    for v in [node.czxid, node.mzxid, node.ctime, node.mtime, node.owner()] {
         out.extend_from_slice(&v.to_le_bytes());
     }
-    for v in [node.version, node.aversion, node.cversion()] {
+    for v in [node.version, node.aversion(), node.cversion()] {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out.extend_from_slice(&node.pzxid().to_le_bytes());
@@ -464,7 +464,7 @@ fn fill(node: &mut Node, record: &NodeRecord) {
     node.mzxid = record.mzxid;
     node.mtime = record.mtime;
     node.version = record.version;
-    node.aversion = record.aversion;
+    node.set_aversion(record.aversion);
     if record.cversion != 0 || record.pzxid != record.czxid {
         node.set_child_stamp(record.cversion, record.pzxid);
     }

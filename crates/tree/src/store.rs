@@ -253,7 +253,7 @@ impl NodeStore {
                 ((self.slab.len() - 1) as NodeId, false)
             }
         };
-        self.node_mut(parent).family_mut().children.push(id);
+        self.node_mut(parent).extras_mut().children.push(id);
         self.index_insert(hash, id);
         self.live += 1;
         Inserted { id, reused_slot }
@@ -289,7 +289,7 @@ impl NodeStore {
             entry.remove();
         }
         let moved = {
-            let children = &mut self.node_mut(parent).family_mut().children;
+            let children = &mut self.node_mut(parent).extras_mut().children;
             children.swap_remove(slot);
             children.get(slot).copied()
         };
@@ -311,7 +311,7 @@ impl NodeStore {
         self.preserve(id);
         self.slab[id as usize] = Some(node);
         let displaced = {
-            let children = &mut self.node_mut(parent).family_mut().children;
+            let children = &mut self.node_mut(parent).extras_mut().children;
             if slot < children.len() {
                 let displaced = children[slot];
                 children[slot] = id;

@@ -88,7 +88,7 @@ impl DataTree {
             .store
             .insert(Node::new(zookeeper, "config", b"", read_only, birth))
             .id;
-        self.store.node_mut(config).aversion = -1;
+        self.store.node_mut(config).set_aversion(-1);
         self.data_size += ["/zookeeper", "/zookeeper/quota", "/zookeeper/config"]
             .iter()
             .map(|p| path::java_len(p))

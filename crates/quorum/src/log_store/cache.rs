@@ -8,8 +8,11 @@ use std::collections::VecDeque;
 use crate::types::Entry;
 
 const MAX_ENTRIES: usize = 8192;
-/// Entries carry whole txn batches (up to 1024 txns), so bytes, not entries, bound it.
-const MAX_BYTES: usize = 8 << 20;
+/// Entries carry whole txn batches (up to 1024 txns), so bytes, not entries, bound it. Bytes
+/// of encoded payload: decoded entries take about twice that in memory. 4 MiB holds a few
+/// hundred milliseconds of writes at full speed, far more than apply and replication lag
+/// behind; what falls out is read from its segment (in the page cache).
+const MAX_BYTES: usize = 4 << 20;
 
 /// Contiguous entries `first_index .. first_index + entries.len()`.
 #[derive(Default)]
