@@ -78,7 +78,8 @@ plot() {
   mkdir -p "$PLOT_DIR"
   local curve
   for curve in znodes sessions watches; do
-    [ -s "$OUT/$curve.csv" ] || continue
+    # A header alone (a curve never run into this --out DIR) has nothing to plot.
+    [ "$(wc -l <"$OUT/$curve.csv" 2>/dev/null || echo 0)" -gt 1 ] || continue
     gnuplot -e "curve='$curve'; csv='$OUT/$curve.csv'; png='$PLOT_DIR/scale-$curve.png'" "$ROOT/benches/scale.gp"
     echo "scale.sh: wrote $PLOT_DIR/scale-$curve.png" >&2
   done
@@ -228,9 +229,21 @@ curve_watches() { # name dir
   stop_server "$name" "$2"
 }
 
-echo "server,target_znodes,znodes,rss_kib,hwm_kib,get_ops,get_p99_ms,get_errors,set_ops,set_p99_ms,set_errors,load_s" >"$OUT/znodes.csv"
-echo "server,idle_sessions,alive_connections,rss_kib,get_ops,get_p99_ms,get_errors" >"$OUT/sessions.csv"
-echo "server,watches,server_watches,rss_kib,get_ops,get_p99_ms,get_errors,set_ops,set_p99_ms,set_errors" >"$OUT/watches.csv"
+# Only the curves being run start afresh: an --out DIR of an earlier run keeps the others (so
+# one curve can be rerun, and its summary and plots sit next to the earlier ones).
+header() { # curve
+  case "$1" in
+    znodes) echo "server,target_znodes,znodes,rss_kib,hwm_kib,get_ops,get_p99_ms,get_errors,set_ops,set_p99_ms,set_errors,load_s" ;;
+    sessions) echo "server,idle_sessions,alive_connections,rss_kib,get_ops,get_p99_ms,get_errors" ;;
+    watches) echo "server,watches,server_watches,rss_kib,get_ops,get_p99_ms,get_errors,set_ops,set_p99_ms,set_errors" ;;
+  esac
+}
+for curve in znodes sessions watches; do
+  case ",$CURVES," in
+    *",$curve,"*) header "$curve" >"$OUT/$curve.csv" ;;
+    *) [ -s "$OUT/$curve.csv" ] || header "$curve" >"$OUT/$curve.csv" ;;
+  esac
+done
 
 STATUS=0
 SERVERS=()

@@ -82,6 +82,9 @@ impl Ensemble {
 /// Election timeouts stay at tick/4 up to this (see `Timings::for_tick`).
 const ELECTION_FLOOR_MS: u64 = 250;
 
+/// Width of each rank's election timeout range, at most (see `Timings::for_tick`).
+const RANK_STEP_MAX_MS: u64 = 50;
+
 /// Timings derived from `tickTime`, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timings {
@@ -92,16 +95,19 @@ pub(crate) struct Timings {
 
 impl Timings {
     /// Heartbeats every tick/20; a follower starts an election after openraft's leader lease
-    /// (the election timeout's maximum) plus a timeout in min .. min + tick/16, where min is
-    /// tick/8 but at least 3 heartbeats and at least tick/4 up to 250 ms. With ZooKeeper's
-    /// default tickTime (2 s) a dead leader is replaced in about a second (openraft waits out
-    /// a lease, then a timeout); ticks of a second or less keep tick/4 (a loaded machine's
-    /// scheduling hiccups must not start elections). `rank` (0 for the highest voter id)
-    /// delays each lower id by another tick/16, so among up-to-date servers the highest id
-    /// usually times out first and wins, as ZooKeeper's election prefers.
+    /// (the election timeout's maximum) plus a timeout in min .. min + step, where min is
+    /// tick/8 but at least 3 heartbeats and at least tick/4 up to 250 ms, and step is tick/16
+    /// (at least a heartbeat) up to 50 ms. `rank` (0 for the highest voter id) delays each
+    /// lower id by another step, so among up-to-date servers the highest id usually times out
+    /// first and wins, as ZooKeeper's election prefers. With ZooKeeper's default tickTime
+    /// (2 s) a dead leader is replaced in about 0.8 s: the next rank waits out a lease (the
+    /// third rank's maximum, 450 ms) and then its own timeout (350-400 ms). The step is capped
+    /// because it lengthens both: it only has to separate the ranks by more than heartbeat
+    /// jitter. Ticks of a second or less keep tick/4 (a loaded machine's scheduling hiccups
+    /// must not start elections).
     pub(crate) fn for_tick(tick_ms: u64, rank: u64) -> Timings {
         let heartbeat = (tick_ms / 20).max(10);
-        let step = (tick_ms / 16).max(heartbeat);
+        let step = (tick_ms / 16).max(heartbeat).min(RANK_STEP_MAX_MS);
         let floor = (tick_ms / 4).min(ELECTION_FLOOR_MS);
         let election_min = (tick_ms / 8).max(heartbeat * 3).max(floor) + rank * step;
         Timings {

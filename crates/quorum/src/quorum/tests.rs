@@ -480,20 +480,20 @@ async fn serving_check_cost() {
 #[test]
 fn election_timings_follow_the_tick_with_the_highest_id_first() {
     // Default tickTime: heartbeats every 100 ms, the highest id times out first at 300 ms
-    // (3 heartbeats), each lower rank a tick/16 later.
+    // (3 heartbeats), each lower rank 50 ms later (tick/16, capped).
     let t = |tick, rank| {
         let t = Timings::for_tick(tick, rank);
         (t.heartbeat, t.election_min, t.election_max)
     };
-    assert_eq!(t(2000, 0), (100, 300, 425));
-    assert_eq!(t(2000, 1), (100, 425, 550));
-    assert_eq!(t(2000, 2), (100, 550, 675));
+    assert_eq!(t(2000, 0), (100, 300, 350));
+    assert_eq!(t(2000, 1), (100, 350, 400));
+    assert_eq!(t(2000, 2), (100, 400, 450));
     // Ticks up to a second keep a quarter tick (what short test ticks were tuned with).
-    assert_eq!(t(1000, 0), (50, 250, 312));
+    assert_eq!(t(1000, 0), (50, 250, 300));
     assert_eq!(t(400, 0), (20, 100, 125));
     assert_eq!(t(100, 0), (10, 30, 40));
     // Long ticks scale: an eighth of the tick.
-    assert_eq!(t(8000, 0), (400, 1200, 1700));
+    assert_eq!(t(8000, 0), (400, 1200, 1250));
     for tick in [10, 100, 1000, 2000, 3000, 60_000] {
         for rank in 0..5 {
             let timings = Timings::for_tick(tick, rank);
