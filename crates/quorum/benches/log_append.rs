@@ -30,7 +30,7 @@ fn set_data(i: u64) -> Txn {
 fn entry(index: u64, txns: u64) -> Entry {
     Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-        payload: EntryPayload::Normal(TxnBatch((0..txns).map(set_data).collect())),
+        payload: EntryPayload::Normal(TxnBatch::new((0..txns).map(set_data).collect())),
     }
 }
 

@@ -230,7 +230,7 @@ impl Pipeline {
         let poison = self.poison.clone();
         let (origins, txns, replies) = split(batch);
         match target {
-            Target::Local { .. } => match self.raft.client_write_ff(TxnBatch(txns)).await {
+            Target::Local { .. } => match self.raft.client_write_ff(TxnBatch::new(txns)).await {
                 Ok(outcome) => {
                     let mut abandoned = self.abandon.subscribe();
                     tokio::spawn(async move {

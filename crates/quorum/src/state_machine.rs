@@ -199,7 +199,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
             let produced = match &entry.payload {
                 EntryPayload::Normal(batch) => batch
-                    .0
+                    .txns()
                     .iter()
                     .map(|txn| {
                         self.zxid += 1;

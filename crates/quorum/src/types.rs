@@ -1,6 +1,7 @@
 //! The openraft type configuration and the application boundary.
 
 use std::io::Cursor;
+use std::sync::Arc;
 
 use arbor_tree::{Applied, Txn};
 use serde::{Deserialize, Serialize};
@@ -32,8 +33,22 @@ pub type Snapshot = openraft::Snapshot<TypeConfig>;
 /// The txns of one log entry, proposed together. openraft appends, flushes and applies one
 /// entry at a time, so carrying every txn that is waiting in one entry pays that per-entry
 /// cost once per batch (group commit at the Raft level, on top of the log's group fsync).
+///
+/// Shared, not owned: openraft clones an entry each time it reads one back from the log (to
+/// replicate it to each follower, to apply it), and a deep copy of a thousand txns' paths and
+/// data cost the leader ~4% of its CPU. Encoded exactly as the `Vec` it wraps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TxnBatch(pub Vec<Txn>);
+pub struct TxnBatch(Arc<Vec<Txn>>);
+
+impl TxnBatch {
+    pub fn new(txns: Vec<Txn>) -> TxnBatch {
+        TxnBatch(Arc::new(txns))
+    }
+
+    pub fn txns(&self) -> &[Txn] {
+        &self.0
+    }
+}
 
 /// What one committed txn produced: its zxid and the applier's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,4 +91,31 @@ pub trait Applier: Send + Sync + 'static {
     /// A peer reports these sessions active (it has their clients). Called on whichever node
     /// receives the report, normally the leader, which tracks liveness for expiry.
     fn sessions_touched(&self, _sessions: &[arbor_tree::SessionId]) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use arbor_tree::{Txn, TxnOp};
+
+    use super::TxnBatch;
+
+    #[test]
+    fn a_batch_is_encoded_as_the_txn_list_it_shares() {
+        // Logs written before the batch was shared must still read back.
+        let txns: Vec<Txn> = (0..3)
+            .map(|i| Txn {
+                session: i,
+                time: 7,
+                auth: vec![],
+                op: TxnOp::Noop,
+            })
+            .collect();
+        let batch = TxnBatch::new(txns.clone());
+        let encoded = bincode::serialize(&batch).unwrap();
+        assert_eq!(encoded, bincode::serialize(&txns).unwrap());
+        let decoded: TxnBatch = bincode::deserialize(&encoded).unwrap();
+        assert_eq!(decoded.txns(), txns.as_slice());
+        // Clones share the txns instead of copying them.
+        assert!(std::ptr::eq(batch.clone().txns(), batch.txns()));
+    }
 }

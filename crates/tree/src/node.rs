@@ -132,6 +132,10 @@ impl Node {
         self.name_data.data()
     }
 
+    pub(crate) fn name_is(&self, name: &str) -> bool {
+        self.name_data.name_is(name)
+    }
+
     /// Replaces the data, returning the old name+data block (for undo).
     pub(crate) fn replace_data(&mut self, data: &[u8]) -> NameData {
         let joined = NameData::new(self.name(), data);

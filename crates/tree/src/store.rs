@@ -181,7 +181,7 @@ impl NodeStore {
             .find(hash, |&id| {
                 slab[id as usize]
                     .as_ref()
-                    .is_some_and(|n| n.parent == parent && n.name() == name)
+                    .is_some_and(|n| n.parent == parent && n.name_is(name))
             })
             .copied()
     }

@@ -145,7 +145,7 @@ pub(crate) mod tests {
     pub(crate) fn txn_entry(term: u64, index: u64) -> Entry {
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(term, 1), index),
-            payload: EntryPayload::Normal(TxnBatch(vec![Txn {
+            payload: EntryPayload::Normal(TxnBatch::new(vec![Txn {
                 session: index as i64,
                 time: 0,
                 auth: vec![],

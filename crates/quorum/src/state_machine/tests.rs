@@ -46,7 +46,7 @@ fn log_id(term: u64, index: u64) -> LogId {
 fn normal(index: u64) -> Entry {
     Entry {
         log_id: log_id(1, index),
-        payload: EntryPayload::Normal(TxnBatch(vec![labelled_txn(index as i64)])),
+        payload: EntryPayload::Normal(TxnBatch::new(vec![labelled_txn(index as i64)])),
     }
 }
 
