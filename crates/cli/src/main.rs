@@ -168,15 +168,16 @@ async fn mount_module_apis(
     }
 }
 
-/// mimalloc's `mi_option_arena_purge_mult` (position 24 of `mi_option_t` in mimalloc 2.x's
-/// mimalloc.h; libmimalloc-sys names no constant for it).
+/// mimalloc's `mi_option_arena_purge_mult`: position 24 of `mi_option_t` in mimalloc.h, in
+/// both the v3 sources libmimalloc-sys builds by default and its v2 sources; the crate names
+/// no constant for it.
 const MI_OPTION_ARENA_PURGE_MULT: libmimalloc_sys::mi_option_t = 24;
 
-/// Memory given back to mimalloc's arena (whole segments: grown child lists and hash tables,
-/// snapshot and log buffers) is by default purged 10x later than pages inside segments, and
-/// only by allocations or collections that happen to come by: a million-znode load left
-/// ~15 MiB of it resident. Purged at once instead (it is rare: a segment is freed only when
-/// every page in it is). `MIMALLOC_ARENA_PURGE_MULT` in the environment still wins.
+/// Memory given back to mimalloc's arena (grown child lists and hash tables, snapshot and log
+/// buffers) is by default purged `purge_delay` (1 s) later, and then only by an allocation or
+/// collection that happens to come by: a million-znode load left ~15 MiB of it resident in an
+/// idle server. A multiplier of 0 purges it at once instead (rare: only whole arena blocks
+/// are returned there). `MIMALLOC_ARENA_PURGE_MULT` in the environment still wins.
 fn configure_allocator() {
     if std::env::var_os("MIMALLOC_ARENA_PURGE_MULT").is_none() {
         // SAFETY: sets an integer option; takes no pointers.
