@@ -18,7 +18,7 @@ fn set_data(i: u64) -> Txn {
     Txn {
         session: 1,
         time: 1_700_000_000_000,
-        auth: vec![],
+        auth: Vec::new().into(),
         op: TxnOp::SetData {
             path: format!("/bench/keys/g{}/k{i}", i / 100),
             data: vec![b'x'; 100],

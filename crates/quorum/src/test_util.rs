@@ -53,7 +53,7 @@ pub(crate) fn labelled_txn(label: i64) -> Txn {
     Txn {
         session: label,
         time: 0,
-        auth: Vec::new(),
+        auth: Vec::new().into(),
         op: TxnOp::Noop,
     }
 }

@@ -106,7 +106,7 @@ mod tests {
             .map(|i| Txn {
                 session: i,
                 time: 7,
-                auth: vec![],
+                auth: Vec::new().into(),
                 op: TxnOp::Noop,
             })
             .collect();
@@ -117,5 +117,19 @@ mod tests {
         assert_eq!(decoded.txns(), txns.as_slice());
         // Clones share the txns instead of copying them.
         assert!(std::ptr::eq(batch.clone().txns(), batch.txns()));
+    }
+
+    #[test]
+    fn shared_auth_ids_are_encoded_as_the_list_they_were() {
+        // `Txn::auth` became an `Arc<[Id]>`; logs with the earlier `Vec<Id>` must still read.
+        let ids = vec![
+            arbor_proto::Id::new("ip", "127.0.0.1"),
+            arbor_proto::Id::new("digest", "u:x"),
+        ];
+        let shared: std::sync::Arc<[arbor_proto::Id]> = ids.clone().into();
+        let encoded = bincode::serialize(&shared).unwrap();
+        assert_eq!(encoded, bincode::serialize(&ids).unwrap());
+        let decoded: std::sync::Arc<[arbor_proto::Id]> = bincode::deserialize(&encoded).unwrap();
+        assert_eq!(&*decoded, ids.as_slice());
     }
 }

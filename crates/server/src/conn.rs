@@ -346,7 +346,7 @@ async fn establish(shared: &Shared, connect: &ConnectRequest) -> Handshake {
     let txn = Txn {
         session,
         time: now_ms(),
-        auth: vec![],
+        auth: Vec::new().into(),
         op: TxnOp::CreateSession {
             session,
             timeout_ms,
@@ -436,7 +436,7 @@ impl Connection {
         Txn {
             session: self.session,
             time: now_ms(),
-            auth: self.auth.to_vec(),
+            auth: Arc::clone(&self.auth),
             op,
         }
     }

@@ -105,7 +105,7 @@ impl Shared {
         Txn {
             session: 0,
             time: now_ms(),
-            auth: vec![Id::new("super", "")],
+            auth: vec![Id::new("super", "")].into(),
             op,
         }
     }
@@ -395,7 +395,7 @@ async fn expire_sessions(shared: Arc<Shared>) {
             let txn = Txn {
                 session,
                 time: now_ms(),
-                auth: vec![],
+                auth: Vec::new().into(),
                 op: TxnOp::CloseSession { session },
             };
             if let Err(e) = shared.quorum.propose(txn).await {

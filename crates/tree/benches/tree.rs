@@ -17,7 +17,7 @@ fn txn(op: TxnOp) -> Txn {
     Txn {
         session: 0,
         time: 1_700_000_000_000,
-        auth: vec![],
+        auth: Vec::new().into(),
         op,
     }
 }

@@ -19,7 +19,7 @@ fn create(path: String, data: Vec<u8>) -> Txn {
     Txn {
         session: 0,
         time: 1_700_000_000_000,
-        auth: vec![],
+        auth: Vec::new().into(),
         op: TxnOp::Create(CreateOp {
             path,
             data,

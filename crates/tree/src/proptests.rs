@@ -79,7 +79,7 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
     let txn = (0i64..=3, auth, op()).prop_map(|(session, auth, op)| Txn {
         session,
         time: 0,
-        auth,
+        auth: auth.into(),
         op,
     });
     let step = prop_oneof![9 => txn.prop_map(Step::Txn), 1 => Just(Step::Housekeep)];
@@ -103,7 +103,7 @@ fn run(tree: &mut DataTree, steps: &[Step], start: usize) -> Vec<Applied> {
                 .map(|op| Txn {
                     session: 0,
                     time,
-                    auth: vec![Id::new("super", "")],
+                    auth: vec![Id::new("super", "")].into(),
                     op,
                 })
                 .collect(),

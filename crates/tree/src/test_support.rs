@@ -47,7 +47,7 @@ impl Harness {
             Txn {
                 session: 0,
                 time,
-                auth: vec![],
+                auth: Vec::new().into(),
                 op,
             },
         )
@@ -60,7 +60,7 @@ impl Harness {
             Txn {
                 session,
                 time: zxid * 10,
-                auth,
+                auth: auth.into(),
                 op,
             },
         )

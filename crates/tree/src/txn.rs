@@ -6,6 +6,8 @@
 //! results and the same watch triggers. The zxid of a txn is its Raft log index, passed to `apply`.
 
 use arbor_proto::{Acl, CreateMode, ErrorCode, EventType, Id, Stat};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 pub type SessionId = i64;
@@ -19,8 +21,10 @@ pub struct Txn {
     /// Milliseconds since the Unix epoch, fixed by the proposer (ctime/mtime, TTL decisions).
     pub time: i64,
     /// The requester's identities (from `addauth`, its IP, `super`), for ACL checks and the
-    /// `auth` ACL scheme. Housekeeping txns carry `super`.
-    pub auth: Vec<Id>,
+    /// `auth` ACL scheme. Housekeeping txns carry `super`. Shared with the connection that
+    /// proposed it (a session's identities change only on addauth), so a write copies no ids;
+    /// encoded exactly as a `Vec`.
+    pub auth: Arc<[Id]>,
     pub op: TxnOp,
 }
 

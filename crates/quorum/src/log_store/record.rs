@@ -148,7 +148,7 @@ pub(crate) mod tests {
             payload: EntryPayload::Normal(TxnBatch::new(vec![Txn {
                 session: index as i64,
                 time: 0,
-                auth: vec![],
+                auth: Vec::new().into(),
                 op: TxnOp::Noop,
             }])),
         }

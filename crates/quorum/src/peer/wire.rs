@@ -256,7 +256,7 @@ mod tests {
                 txn: Txn {
                     session: 5,
                     time: 1_700_000_000_000,
-                    auth: vec![],
+                    auth: Vec::new().into(),
                     op: TxnOp::CloseSession { session: 5 },
                 },
             }]),
