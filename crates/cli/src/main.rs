@@ -201,8 +201,7 @@ fn spawn_memory_release() {
         .name("arbor-mem-release".into())
         .spawn(|| loop {
             std::thread::sleep(MEMORY_RELEASE_PERIOD);
-            // SAFETY: mi_collect takes no pointers; it only walks mimalloc's own heaps.
-            unsafe { libmimalloc_sys::mi_collect(true) };
+            collect_freed_memory();
         });
     if let Err(e) = spawned {
         tracing::warn!("cannot start the memory release thread: {e}");
@@ -228,9 +227,15 @@ fn release_worker_memory() {
         }
     });
     if due {
-        // SAFETY: as in `spawn_memory_release`.
-        unsafe { libmimalloc_sys::mi_collect(true) };
+        collect_freed_memory();
     }
+}
+
+/// Forced collection: purges the pages the calling thread's heap freed, what exited threads
+/// left behind, and the arenas.
+fn collect_freed_memory() {
+    // SAFETY: mi_collect takes no pointers; it only walks mimalloc's own heaps.
+    unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
 async fn wait_for_shutdown_signal() {

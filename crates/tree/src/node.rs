@@ -227,6 +227,13 @@ impl Node {
 mod tests {
     use super::*;
 
+    /// A persistent node created at zxid 5, time 9.
+    const PERSISTENT: Birth = Birth {
+        zxid: 5,
+        time: 9,
+        owner: 0,
+    };
+
     #[test]
     fn owner_kinds_follow_zookeeper_encoding() {
         assert_eq!(OwnerKind::of(0), OwnerKind::Persistent);
@@ -242,12 +249,7 @@ mod tests {
 
     #[test]
     fn node_keeps_name_and_data_apart() {
-        let birth = Birth {
-            zxid: 5,
-            time: 9,
-            owner: 0,
-        };
-        let mut node = Node::new(ROOT, "name", b"data", 0, birth);
+        let mut node = Node::new(ROOT, "name", b"data", 0, PERSISTENT);
         assert_eq!(node.name(), "name");
         assert_eq!(node.data(), b"data");
         let old = node.replace_data(b"longer data");
@@ -265,12 +267,7 @@ mod tests {
 
     #[test]
     fn only_nodes_that_need_extras_get_them() {
-        let birth = Birth {
-            zxid: 5,
-            time: 9,
-            owner: 0,
-        };
-        let mut leaf = Node::new(ROOT, "leaf", b"", 0, birth);
+        let mut leaf = Node::new(ROOT, "leaf", b"", 0, PERSISTENT);
         leaf.set_aversion(0);
         assert!(leaf.extras.is_none());
         assert_eq!((leaf.owner(), leaf.aversion(), leaf.pzxid()), (0, 0, 5));
@@ -284,7 +281,7 @@ mod tests {
             0,
             Birth {
                 owner: 0x42,
-                ..birth
+                ..PERSISTENT
             },
         );
         assert_eq!(ephemeral.kind(), OwnerKind::Ephemeral(0x42));

@@ -6,8 +6,8 @@
 //! - a node stores only its own name (not its path), in the same heap block as its data;
 //! - one global hash index maps `(parent id, name)` to a child id. It stores bare `u32` ids
 //!   (hashbrown's `HashTable`), hashing and comparing through the slab, so names are stored
-//!   once. It is 256 tables picked by the hash's top byte, so one insert grows (rehashes) at
-//!   most 1/256 of it: rehashing one table of a million names through the slab stalled
+//!   once. It is 256 tables picked by 8 bits of the hash (`shard_of`), so one insert grows
+//!   (rehashes) at most 1/256 of it: rehashing one table of a million names through the slab stalled
 //!   applies for half a second;
 //! - child lists exist only for nodes that have had children.
 //!
@@ -34,7 +34,7 @@ use crate::slab::Slab;
 pub(crate) struct NodeStore {
     slab: Slab,
     free: Vec<NodeId>,
-    /// `INDEX_SHARDS` tables; an entry lives in the one its hash's top byte picks.
+    /// `INDEX_SHARDS` tables; an entry lives in the one `shard_of` its hash picks.
     index: Vec<HashTable<NodeId>>,
     hasher: RandomState,
     live: usize,

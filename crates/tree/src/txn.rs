@@ -5,9 +5,9 @@
 //! applies the same txns in the same order (the Raft log) and reaches the same tree, the same
 //! results and the same watch triggers. The zxid of a txn is its Raft log index, passed to `apply`.
 
-use arbor_proto::{Acl, CreateMode, ErrorCode, EventType, Id, Stat};
 use std::sync::Arc;
 
+use arbor_proto::{Acl, CreateMode, ErrorCode, EventType, Id, Stat};
 use serde::{Deserialize, Serialize};
 
 pub type SessionId = i64;
