@@ -76,6 +76,10 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         .context("cannot start the server")?;
     tracing::info!("serving ZooKeeper clients on {}", server.local_addr());
     let server = std::sync::Arc::new(server);
+    if server.admin_addr().is_some() {
+        // Before the APIs' session connects, /api/ answers 503 "starting", not 404.
+        server.expect_api();
+    }
     let apis = tokio::spawn(mount_module_apis(server.clone(), config_center_credential));
     wait_for_shutdown_signal().await;
     apis.abort();

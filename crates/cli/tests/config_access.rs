@@ -387,8 +387,8 @@ async fn api_pushes_are_audited_and_their_token_is_the_author_in_the_history() {
             .collect()
     };
     let body = "server:\n  port: 8080\n";
-    // The API session may still be connecting: 404 until it is mounted. Those attempts are
-    // audited as failed; what matters is what follows the first success.
+    // The API session may still be connecting: 503 "starting" until it is mounted. Those
+    // attempts are audited as failed; what matters is what follows the first success.
     until_success("push through the API", API_TIMEOUT, || {
         push(&server, Some(DEPLOYER), body)
     });
@@ -397,7 +397,7 @@ async fn api_pushes_are_audited_and_their_token_is_the_author_in_the_history() {
     assert!(
         audited[..audited.len() - 1]
             .iter()
-            .all(|line| line["status"] == 404),
+            .all(|line| line["status"] == 503),
         "{audited:?}"
     );
     assert_eq!(done["principal"], "deployer");

@@ -82,7 +82,11 @@ fn module_apis_work_across_the_members_of_an_ensemble() {
     assert_eq!(read["version"], 1);
     assert_eq!(read["content"], "server:\n  port: 8080\n");
 
-    // An invalid document is refused with its line and nothing changes.
+    // An invalid document is refused with its line and nothing changes (once member 3's API
+    // session is up: until then it answers 503 "starting").
+    until_ok("member 3's API is mounted", || {
+        request(admin(3), "GET", "/api/v1/config", b"")
+    });
     let refused = request(admin(3), "PUT", doc, b"server: [unclosed\n");
     assert_eq!(
         refused.status,

@@ -271,6 +271,11 @@ impl Server {
         self.secure_addr
     }
 
+    /// Declares that `mount_api` will follow: `/api/` answers 503 "starting" until it does.
+    pub fn expect_api(&self) {
+        self.admin.expect_apis();
+    }
+
     /// Mounts module HTTP APIs on the admin listener under their prefixes (`/api/v1/...`);
     /// may be called at any time, also after start. Without an admin listener
     /// (`admin.enableServer=false`) they are kept but unreachable.

@@ -1,6 +1,7 @@
 //! Module APIs mounted on a running server's admin listener (`Server::mount_api`), reached over
 //! real HTTP: routing by longest prefix, percent-decoded path and query, the body, mounting
-//! after start and replacing a mounted prefix.
+//! after start and replacing a mounted prefix, and 503 "starting" between `expect_api` and the
+//! first mount.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -66,6 +67,14 @@ async fn mounted_apis_get_decoded_requests_by_longest_prefix() {
         tokio::task::spawn_blocking(move || http_get(admin, target).unwrap())
     };
     assert_eq!(blocking("/api/v1/echo/x").await.unwrap().status, 404);
+    // Announced but not yet mounted (the module APIs' session is connecting): 503, retry.
+    server.expect_api();
+    let starting = blocking("/api/v1/echo/x").await.unwrap();
+    assert_eq!(starting.status, 503, "{}", starting.text());
+    assert!(json_of(&starting)["error"]
+        .as_str()
+        .unwrap()
+        .contains("starting"));
 
     server.mount_api(vec![Arc::new(Echo {
         prefix: "/api/v1/echo",

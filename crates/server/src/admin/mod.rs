@@ -26,6 +26,7 @@ pub mod routes;
 pub mod tokens_file;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arbor_coord::api::{self, ApiHandler, ApiRequest, ApiResponse};
@@ -70,6 +71,9 @@ pub struct HttpRequest {
 pub struct Admin {
     shared: OnceLock<Arc<Shared>>,
     api: RwLock<Vec<Arc<dyn ApiHandler>>>,
+    /// Set by `expect_apis` until the first `mount`: module APIs are on their way (their
+    /// session to this server is connecting), so `/api/` answers 503, not 404, meanwhile.
+    api_expected: AtomicBool,
     /// `None`: the listener is open (no `admin.tokensFile`).
     tokens: Option<tokens_file::TokensFile>,
     audit: audit::AuditLog,
@@ -129,6 +133,7 @@ impl Admin {
         let admin = Arc::new(Admin {
             shared: OnceLock::new(),
             api: RwLock::new(Vec::new()),
+            api_expected: AtomicBool::new(false),
             tokens,
             audit,
         });
@@ -177,9 +182,16 @@ impl Admin {
         let _ = self.shared.set(shared);
     }
 
+    /// Declares that module APIs will be mounted: until the first `mount`, requests under
+    /// `/api/` get a 503 "starting" (retry) rather than a 404 (no such API).
+    pub fn expect_apis(&self) {
+        self.api_expected.store(true, Ordering::Release);
+    }
+
     /// Adds module APIs; a handler replaces one already mounted at the same prefix.
     pub fn mount(&self, handlers: Vec<Arc<dyn ApiHandler>>) {
         let mut api = self.api.write();
+        self.api_expected.store(false, Ordering::Release);
         for handler in handlers {
             api.retain(|h| h.prefix() != handler.prefix());
             tracing::info!("mounted HTTP API {}", handler.prefix());
@@ -340,6 +352,13 @@ impl Admin {
         // A copy of the (short) list, so no lock is held while a handler runs (long polls).
         let handlers = self.api.read().clone();
         let Some(handler) = api::route(&handlers, &path) else {
+            if self.api_expected.load(Ordering::Acquire) {
+                return ApiResponse::error(
+                    503,
+                    "the module APIs are starting (their session to this server is \
+                     connecting); retry shortly",
+                );
+            }
             return ApiResponse::error(404, &format!("no API is mounted at {path}"));
         };
         let api_request = ApiRequest {
