@@ -1,20 +1,19 @@
 //! A node's name and data in one heap block, addressed by a thin pointer.
 //!
-//! `Box<[u8]>` would do the same job safely but spends 8 bytes on a length the node already
-//! knows (it must keep the name's length anyway): over a million znodes that is 8 MB, and with
-//! the node's other fields it decides whether a node fits 72 bytes or needs 80. This type keeps
-//! both lengths in two `u32`s beside one pointer (16 bytes) and rebuilds the boxed slice only to
-//! free it.
+//! `Box<[u8]>` would do the same job safely but spends 8 bytes beside the pointer on a length,
+//! and the node would need 4 more for the name's length. Here the block starts with both
+//! lengths as LEB128 varints (two bytes for names and data under 128 bytes, which usually fall
+//! in the allocator's same size class anyway), so the node holds one 8-byte pointer: over a
+//! million znodes that is the difference between 64-byte and 72-byte nodes, 8 MB.
 
 use std::ptr::NonNull;
 
-/// An owned, immutable `name ++ data` byte block. Names and data are bounded by the frame size
-/// (`jute.maxbuffer`, an `i32`), so `u32` lengths always suffice.
+/// An owned, immutable block: `varint(name_len) ++ varint(data_len) ++ name ++ data`. Names and
+/// data are bounded by the frame size (`jute.maxbuffer`, an `i32`), so `u32` lengths suffice.
 pub(crate) struct NameData {
-    /// Start of a block obtained from `Box::<[u8]>::into_raw` with `name_len + data_len` bytes.
+    /// Start of a block obtained from `Box::<[u8]>::into_raw`; its length is the header's
+    /// length plus the two lengths the header holds.
     ptr: NonNull<u8>,
-    name_len: u32,
-    data_len: u32,
 }
 
 // SAFETY: `NameData` owns its block exclusively (no aliasing pointer exists) and only hands
@@ -23,53 +22,127 @@ unsafe impl Send for NameData {}
 // SAFETY: as above; `&NameData` gives only `&[u8]`.
 unsafe impl Sync for NameData {}
 
+/// Where the parts of a block are: the header's length and the two lengths it holds.
+#[derive(Clone, Copy)]
+struct Layout {
+    header: usize,
+    name: usize,
+    data: usize,
+}
+
+impl Layout {
+    fn total(self) -> usize {
+        self.header + self.name + self.data
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u32) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
 impl NameData {
     pub(crate) fn new(name: &str, data: &[u8]) -> Self {
         let name_len = u32::try_from(name.len()).expect("znode name longer than 4 GiB");
         let data_len = u32::try_from(data.len()).expect("znode data longer than 4 GiB");
-        let mut bytes = Vec::with_capacity(name.len() + data.len());
+        // At most 5 bytes per varint; the exact size is what gets allocated (`into_boxed_slice`
+        // would otherwise shrink, i.e. reallocate).
+        let header = varint_len(name_len) + varint_len(data_len);
+        let mut bytes = Vec::with_capacity(header + name.len() + data.len());
+        put_varint(&mut bytes, name_len);
+        put_varint(&mut bytes, data_len);
         bytes.extend_from_slice(name.as_bytes());
         bytes.extend_from_slice(data);
         let raw = Box::into_raw(bytes.into_boxed_slice()) as *mut u8;
         NameData {
-            // `Box::into_raw` never returns null (an empty slice gives a dangling, non-null one).
+            // `Box::into_raw` never returns null, and the block is never empty (the header
+            // takes at least two bytes).
             ptr: NonNull::new(raw).expect("Box::into_raw returned null"),
-            name_len,
-            data_len,
         }
     }
 
-    fn len(&self) -> usize {
-        self.name_len as usize + self.data_len as usize
+    /// Reads one varint at `at` bytes into the block.
+    fn varint_at(&self, at: usize) -> (usize, usize) {
+        let mut value = 0usize;
+        let mut shift = 0;
+        let mut read = 0;
+        loop {
+            // SAFETY: `new` wrote a complete varint here (at most 5 bytes, the last without
+            // the continuation bit), so every byte read lies inside the block.
+            let byte = unsafe { *self.ptr.as_ptr().add(at + read) };
+            read += 1;
+            value |= usize::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return (value, read);
+            }
+            shift += 7;
+        }
     }
 
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` points at `len()` initialized bytes owned by `self` (see `new`).
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len()) }
+    fn layout(&self) -> Layout {
+        let (name, first) = self.varint_at(0);
+        let (data, second) = self.varint_at(first);
+        Layout {
+            header: first + second,
+            name,
+            data,
+        }
+    }
+
+    /// The block past its header: name then data.
+    fn payload(&self, layout: Layout) -> &[u8] {
+        // SAFETY: the block holds `layout.total()` initialized bytes owned by `self` (see
+        // `new`), of which the first `layout.header` are the header.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.ptr.as_ptr().add(layout.header),
+                layout.name + layout.data,
+            )
+        }
     }
 
     pub(crate) fn name(&self) -> &str {
-        // SAFETY: the first `name_len` bytes were copied from a `&str` in `new`, the only
-        // constructor, and are never changed. (Checking them again on every lookup cost ~2%
-        // of an ensemble's CPU under a write load.)
-        unsafe { std::str::from_utf8_unchecked(&self.bytes()[..self.name_len as usize]) }
+        let layout = self.layout();
+        // SAFETY: the name's bytes were copied from a `&str` in `new`, the only constructor,
+        // and are never changed. (Checking them again on every lookup cost ~2% of an
+        // ensemble's CPU under a write load.)
+        unsafe { std::str::from_utf8_unchecked(&self.payload(layout)[..layout.name]) }
     }
 
     /// Whether the name is `name` (bytes compared, no UTF-8 check).
     pub(crate) fn name_is(&self, name: &str) -> bool {
-        &self.bytes()[..self.name_len as usize] == name.as_bytes()
+        let layout = self.layout();
+        layout.name == name.len() && &self.payload(layout)[..layout.name] == name.as_bytes()
     }
 
     pub(crate) fn data(&self) -> &[u8] {
-        &self.bytes()[self.name_len as usize..]
+        let layout = self.layout();
+        &self.payload(layout)[layout.name..]
+    }
+
+    pub(crate) fn data_len(&self) -> usize {
+        self.layout().data
+    }
+}
+
+fn varint_len(value: u32) -> usize {
+    match value {
+        0..=0x7f => 1,
+        0x80..=0x3fff => 2,
+        0x4000..=0x1f_ffff => 3,
+        0x20_0000..=0x0fff_ffff => 4,
+        _ => 5,
     }
 }
 
 impl Drop for NameData {
     fn drop(&mut self) {
-        let slice = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len());
-        // SAFETY: `slice` is exactly the pointer and length `Box::into_raw` gave in `new`, and
-        // it is freed once, here.
+        let slice = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.layout().total());
+        // SAFETY: `slice` is exactly the pointer and length `Box::into_raw` gave in `new` (the
+        // header records the rest of the length), and it is freed once, here.
         drop(unsafe { Box::from_raw(slice) });
     }
 }
@@ -84,7 +157,7 @@ impl std::fmt::Debug for NameData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NameData")
             .field("name", &self.name())
-            .field("data_len", &self.data_len)
+            .field("data_len", &self.data_len())
             .finish()
     }
 }
@@ -112,8 +185,40 @@ mod tests {
     }
 
     #[test]
+    fn lengths_across_every_varint_width_survive() {
+        for len in [0usize, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152] {
+            let name = "n".repeat(len.min(200_000));
+            let data = vec![7u8; len];
+            let block = NameData::new(&name, &data);
+            assert_eq!(block.name(), name);
+            assert_eq!(block.data(), &data[..]);
+            assert_eq!(block.data_len(), len);
+            assert!(block.name_is(&name));
+            assert!(!block.name_is(&format!("{name}x")));
+            assert_eq!(
+                block.layout().total(),
+                varint_len(name.len() as u32) + varint_len(len as u32) + name.len() + len
+            );
+        }
+        for value in [
+            0u32,
+            127,
+            128,
+            16_383,
+            16_384,
+            0x1f_ffff,
+            0x20_0000,
+            u32::MAX,
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            assert_eq!(out.len(), varint_len(value), "{value}");
+        }
+    }
+
+    #[test]
     fn is_a_thin_pointer_with_a_niche() {
-        assert_eq!(std::mem::size_of::<NameData>(), 16);
-        assert_eq!(std::mem::size_of::<Option<NameData>>(), 16);
+        assert_eq!(std::mem::size_of::<NameData>(), 8);
+        assert_eq!(std::mem::size_of::<Option<NameData>>(), 8);
     }
 }

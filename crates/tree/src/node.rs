@@ -79,7 +79,7 @@ pub(crate) struct Extras {
     pub children: Vec<NodeId>,
 }
 
-/// A znode: 72 bytes plus one heap block holding its name and data.
+/// A znode: 64 bytes plus one heap block holding its name and data.
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
     /// The last path component followed by the data.
@@ -216,7 +216,7 @@ impl Node {
             cversion: self.cversion().wrapping_mul(2).wrapping_sub(num_children),
             aversion: self.aversion(),
             ephemeral_owner: OwnerKind::client_owner(self.owner()),
-            data_length: self.data().len() as i32,
+            data_length: self.name_data.data_len() as i32,
             num_children,
             pzxid: self.pzxid(),
         }
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn node_struct_stays_compact() {
-        assert!(std::mem::size_of::<Node>() <= 72);
+        assert!(std::mem::size_of::<Node>() <= 64);
         assert_eq!(
             std::mem::size_of::<Option<Node>>(),
             std::mem::size_of::<Node>()
