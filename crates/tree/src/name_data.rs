@@ -216,6 +216,32 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any name and data come back exactly, compare as themselves only, and the block is
+        /// exactly as long as header and payload (what `Drop` frees).
+        #[test]
+        fn any_name_and_data_round_trip(
+            name in "\\PC{0,300}",
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..20_000),
+            other in "\\PC{0,300}",
+        ) {
+            let block = NameData::new(&name, &data);
+            proptest::prop_assert_eq!(block.name(), name.as_str());
+            proptest::prop_assert_eq!(block.data(), &data[..]);
+            proptest::prop_assert_eq!(block.data_len(), data.len());
+            proptest::prop_assert!(block.name_is(&name));
+            proptest::prop_assert_eq!(block.name_is(&other), other == name);
+            proptest::prop_assert_eq!(
+                block.layout().total(),
+                varint_len(name.len() as u32) + varint_len(data.len() as u32) + name.len() + data.len()
+            );
+            let copy = block.clone();
+            drop(block);
+            proptest::prop_assert_eq!(copy.name(), name.as_str());
+            proptest::prop_assert_eq!(copy.data(), &data[..]);
+        }
+    }
+
     #[test]
     fn is_a_thin_pointer_with_a_niche() {
         assert_eq!(std::mem::size_of::<NameData>(), 8);
