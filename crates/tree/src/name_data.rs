@@ -5,6 +5,10 @@
 //! lengths as LEB128 varints (two bytes for names and data under 128 bytes, which usually fall
 //! in the allocator's same size class anyway), so the node holds one 8-byte pointer: over a
 //! million znodes that is the difference between 64-byte and 72-byte nodes, 8 MB.
+//!
+//! The tests below also run under Miri, which finds no undefined behaviour (~7 min):
+//! `MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=4 cargo +nightly miri test -p arbor-tree
+//! --lib name_data`.
 
 use std::ptr::NonNull;
 
