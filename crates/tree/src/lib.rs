@@ -8,7 +8,8 @@
 //! 64-byte structs in a slab addressed by `u32` ids; a node stores its own name (not its path)
 //! in the same heap block as its data; a single hash index of bare ids maps (parent, name) to a
 //! child; child lists, child counters, owners and ACL versions are allocated only for the
-//! nodes that need them; ACL lists are interned and referenced by a 4-byte index. See `store.rs` and `node.rs`.
+//! nodes that need them; ACL lists are interned and referenced by a 4-byte index. See
+//! `store.rs` and `node.rs`.
 
 mod acl;
 mod acl_table;

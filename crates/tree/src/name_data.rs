@@ -235,10 +235,8 @@ mod tests {
             proptest::prop_assert_eq!(block.data_len(), data.len());
             proptest::prop_assert!(block.name_is(&name));
             proptest::prop_assert_eq!(block.name_is(&other), other == name);
-            proptest::prop_assert_eq!(
-                block.layout().total(),
-                varint_len(name.len() as u32) + varint_len(data.len() as u32) + name.len() + data.len()
-            );
+            let header = varint_len(name.len() as u32) + varint_len(data.len() as u32);
+            proptest::prop_assert_eq!(block.layout().total(), header + name.len() + data.len());
             let copy = block.clone();
             drop(block);
             proptest::prop_assert_eq!(copy.name(), name.as_str());

@@ -7,8 +7,8 @@
 //! - one global hash index maps `(parent id, name)` to a child id. It stores bare `u32` ids
 //!   (hashbrown's `HashTable`), hashing and comparing through the slab, so names are stored
 //!   once. It is 256 tables picked by 8 bits of the hash (`shard_of`), so one insert grows
-//!   (rehashes) at most 1/256 of it: rehashing one table of a million names through the slab stalled
-//!   applies for half a second;
+//!   (rehashes) at most 1/256 of it: rehashing one table of a million names through the slab
+//!   stalled applies for half a second;
 //! - child lists exist only for nodes that have had children.
 //!
 //! Paths are resolved by walking components from the root and rebuilt from parent links when
