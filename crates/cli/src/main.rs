@@ -83,14 +83,17 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         .context("cannot start the server")?;
     tracing::info!("serving ZooKeeper clients on {}", server.local_addr());
     let server = std::sync::Arc::new(server);
-    if server.admin_addr().is_some() {
-        // Before the APIs' session connects, /api/ answers 503 "starting", not 404.
+    // With admin.enableServer=false there is nowhere to serve the module APIs, so no session
+    // for them either. Otherwise /api/ answers 503 "starting", not 404, until they are mounted.
+    let apis = server.admin_addr().is_some().then(|| {
         server.expect_api();
-    }
-    let apis = tokio::spawn(mount_module_apis(server.clone(), config_center_credential));
+        tokio::spawn(mount_module_apis(server.clone(), config_center_credential))
+    });
     wait_for_shutdown_signal().await;
-    apis.abort();
-    let _ = apis.await;
+    if let Some(apis) = apis {
+        apis.abort();
+        let _ = apis.await;
+    }
     let Ok(server) = std::sync::Arc::try_unwrap(server) else {
         anyhow::bail!("the server is still in use at shutdown");
     };
@@ -102,19 +105,15 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
 /// How long the module APIs' own session may go unheard before the server expires it.
 const API_SESSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Mounts the module HTTP APIs (`arbor_cli::api_mount`) on the admin listener, built on a
-/// ZooKeeper session to this server's own client port so API writes take the client write
-/// path. If that session ends (expired, e.g. after a long pause), a new one is made and the
+/// Mounts the module HTTP APIs (`arbor_cli::api_mount`) on the admin listener (the caller
+/// checks there is one), built on a ZooKeeper session to this server's own client port so API
+/// writes take the client write path. If that session ends (expired, e.g. after a long pause), a new one is made and the
 /// handlers are mounted anew on it. With a config-center credential, each new session also
 /// gives the config center's existing nodes its ACL (`protect_existing`).
 async fn mount_module_apis(
     server: std::sync::Arc<arbor_server::Server>,
     config_center_credential: Option<arbor_coord::DigestCredential>,
 ) {
-    if server.admin_addr().is_none() {
-        // admin.enableServer=false: nowhere to serve the APIs, so no session for them.
-        return;
-    }
     let protected = config_center_credential.is_some();
     let mut options = arbor_cli::api_mount::ModuleOptions {
         config_center_credential,
