@@ -57,9 +57,13 @@ pub fn split_frame(buf: &[u8], max_len: usize) -> Result<Option<Frame<'_>>, Fram
         .map(|body| Frame { body }))
 }
 
+/// What [`framed`] reserves up front: a reply header with a Stat (88 bytes) or a small
+/// getData reply fits without the buffer growing (it grew three or four times from empty).
+const FRAME_CAPACITY: usize = 256;
+
 /// Builds a frame: runs `write_body`, then fills in the length prefix.
 pub fn framed(write_body: impl FnOnce(&mut Writer)) -> Vec<u8> {
-    let mut w = Writer::new();
+    let mut w = Writer::with_capacity(FRAME_CAPACITY);
     w.write_i32(0);
     write_body(&mut w);
     let body_len = w.len() - LEN_PREFIX;

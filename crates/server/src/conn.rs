@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arbor_proto::frame::LEN_PREFIX;
 use arbor_proto::{
     reply_frame, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, Id, OpCode,
     Reader, Record, ReplyHeader, Request, RequestHeader, Response,
@@ -20,7 +21,7 @@ use arbor_proto::{
 use arbor_quorum::ProposeError;
 use arbor_tree::{SessionId, Txn, TxnOp, TxnResult};
 use rand::RngCore;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
@@ -97,6 +98,39 @@ fn reply(xid: i32, zxid: i64, result: Result<Response, ErrorCode>) -> Vec<u8> {
     }
 }
 
+/// How often a busy connection records its session's activity: at most this much early can
+/// an idle session then expire, against timeouts of seconds. Touching on every request took
+/// a lock and a map lookup per request.
+const TOUCH_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The body length of the frame at the start of `buffered` if all of it is there; `None` if
+/// more bytes are needed. A length outside `0..=max_len` is an error, as in [`read_body`].
+fn whole_frame(buffered: &[u8], max_len: usize) -> std::io::Result<Option<usize>> {
+    let Some(len) = arbor_proto::frame::peek_len(buffered) else {
+        return Ok(None);
+    };
+    let len = checked_len(len, max_len)?;
+    Ok((buffered.len() >= LEN_PREFIX + len).then_some(len))
+}
+
+fn checked_len(len: i32, max_len: usize) -> std::io::Result<usize> {
+    match usize::try_from(len) {
+        Ok(len) if len <= max_len => Ok(len),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame length {len} outside 0..={max_len} (jute.maxbuffer)"),
+        )),
+    }
+}
+
+/// A request frame's header and body; `None` if the header itself is cut short.
+fn decode_request(frame: &[u8]) -> Option<(RequestHeader, Result<Request, DecodeError>)> {
+    let mut r = Reader::new(frame);
+    let header = RequestHeader::decode(&mut r).ok()?;
+    let request = Request::decode(header.op, r.rest());
+    Some((header, request))
+}
+
 async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut BufReader<R>,
     max_len: usize,
@@ -117,13 +151,7 @@ async fn read_body<R: AsyncRead + Unpin>(
     len: i32,
     max_len: usize,
 ) -> std::io::Result<Vec<u8>> {
-    if len < 0 || len as usize > max_len {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("frame length {len} outside 0..={max_len} (jute.maxbuffer)"),
-        ));
-    }
-    let mut body = vec![0u8; len as usize];
+    let mut body = vec![0u8; checked_len(len, max_len)?];
     reader.read_exact(&mut body).await?;
     Ok(body)
 }
@@ -389,19 +417,37 @@ impl Connection {
         reader: &mut BufReader<R>,
         max_len: usize,
     ) -> std::io::Result<()> {
-        while let Some(frame) = read_frame(reader, max_len).await? {
+        let mut last_touch: Option<Instant> = None;
+        loop {
+            // A frame wholly in the read buffer (the usual case for pipelined small requests)
+            // is decoded where it lies; only one that straddles the buffer is copied out.
+            let buffered = reader.fill_buf().await?;
+            if buffered.is_empty() {
+                break;
+            }
+            let decoded = match whole_frame(buffered, max_len)? {
+                Some(len) => {
+                    let decoded = decode_request(&buffered[LEN_PREFIX..LEN_PREFIX + len]);
+                    reader.consume(LEN_PREFIX + len);
+                    decoded
+                }
+                None => match read_frame(reader, max_len).await? {
+                    Some(frame) => decode_request(&frame),
+                    None => break,
+                },
+            };
             self.shared.stats.received();
             self.info.received.fetch_add(1, Ordering::Relaxed);
-            let mut r = Reader::new(&frame);
-            let Ok(header) = RequestHeader::decode(&mut r) else {
+            let Some((header, request)) = decoded else {
                 return Err(invalid("truncated request header"));
             };
-            self.shared
-                .db
-                .sessions()
-                .touch(self.session, Instant::now());
+            let now = Instant::now();
+            if last_touch.is_none_or(|t| now.duration_since(t) >= TOUCH_INTERVAL) {
+                self.shared.db.sessions().touch(self.session, now);
+                last_touch = Some(now);
+            }
             let zxid = self.shared.db.last_zxid();
-            let pending = match Request::decode(header.op, r.rest()) {
+            let pending = match request {
                 Ok(request) => self.accept(header.xid, request).await?,
                 Err(DecodeError::UnknownOpCode(op)) => {
                     // As ZooKeeper: UNIMPLEMENTED, then the connection is closed.

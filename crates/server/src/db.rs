@@ -6,7 +6,7 @@
 //! write lock is held by the apply that caused it, and reads run under the tree read lock, so a
 //! client always receives a watch event before any read response that shows the new data.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

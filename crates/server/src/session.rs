@@ -2,7 +2,9 @@
 //! negotiated timeout. The tracker only decides; expiring a session is a replicated
 //! `CloseSession` txn proposed by the server, so every replica deletes the same ephemerals.
 
-use std::collections::{HashMap, HashSet};
+// Keys are server-assigned ids: foldhash's fast variant is enough (std's SipHash cost more
+// than the map operations themselves on every request).
+use foldhash::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use arbor_tree::SessionId;

@@ -5,7 +5,10 @@
 //! One-time data/exist/child watches are removed when they fire; persistent and
 //! persistent-recursive watches stay until removed or their connection closes.
 
-use std::collections::{HashMap, HashSet};
+/// Paths come from clients: seeded hashing, and cheaper than std's SipHash on the write path
+/// (every applied change looks its path up here).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::quality::RandomState>;
+type HashSet<T> = std::collections::HashSet<T, foldhash::quality::RandomState>;
 
 use arbor_proto::{EventType, WatcherType};
 
@@ -166,7 +169,7 @@ impl WatchRegistry {
     pub fn trigger(&mut self, path: &str, event: EventType) -> Vec<Delivery> {
         // Connections to tell, each once: a set, since one node may have thousands of
         // watchers (a linear "already told?" check made a trigger quadratic in them).
-        let mut told: HashSet<ConnId> = HashSet::new();
+        let mut told: HashSet<ConnId> = HashSet::default();
         let mut fired_once: Vec<(WatchKind, ConnId)> = Vec::new();
         let one_time: &[WatchKind] = match event {
             EventType::NodeCreated | EventType::NodeDataChanged => &[WatchKind::Data],
@@ -211,7 +214,7 @@ impl WatchRegistry {
 
     /// Number of distinct watched paths.
     pub fn path_count(&self) -> usize {
-        let mut paths: HashSet<&str> = HashSet::new();
+        let mut paths: HashSet<&str> = HashSet::default();
         for &k in &KINDS {
             paths.extend(self.table(k).by_path.keys().map(String::as_str));
         }
@@ -241,7 +244,7 @@ impl WatchRegistry {
 
     /// Watching connections per path, sorted (`wchp`).
     pub fn by_path(&self) -> Vec<(String, Vec<ConnId>)> {
-        let mut map: HashMap<&str, HashSet<ConnId>> = HashMap::new();
+        let mut map: HashMap<&str, HashSet<ConnId>> = HashMap::default();
         for &k in &KINDS {
             for (p, set) in &self.table(k).by_path {
                 map.entry(p.as_str())

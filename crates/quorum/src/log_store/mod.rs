@@ -172,7 +172,13 @@ struct LogInner {
     cache: EntryCache,
     state: DurableState,
     committed: Option<LogId>,
+    /// Records are encoded here before one write per segment; kept between appends (up to
+    /// `APPEND_BUFFER_KEPT`) so a batch does not regrow it from empty.
+    append_buf: Vec<u8>,
 }
+
+/// Capacity of `append_buf` kept between appends: a busy leader's batch of ~1000 small txns.
+const APPEND_BUFFER_KEPT: usize = 256 * 1024;
 
 fn segment_name(first_index: u64) -> String {
     format!("log-{first_index:020}.seg")
@@ -275,6 +281,7 @@ impl LogInner {
             cache: EntryCache::default(),
             state,
             committed,
+            append_buf: Vec::new(),
         };
 
         let mut keys = Vec::new();
@@ -551,7 +558,21 @@ impl LogInner {
         entries: impl Iterator<Item = Entry>,
         options: &LogOptions,
     ) -> io::Result<()> {
-        let mut buf = Vec::new();
+        let mut buf = std::mem::take(&mut self.append_buf);
+        buf.clear();
+        let result = self.append_with(entries, options, &mut buf);
+        if buf.capacity() <= APPEND_BUFFER_KEPT {
+            self.append_buf = buf;
+        }
+        result
+    }
+
+    fn append_with(
+        &mut self,
+        entries: impl Iterator<Item = Entry>,
+        options: &LogOptions,
+        buf: &mut Vec<u8>,
+    ) -> io::Result<()> {
         let mut batch: Vec<(Entry, EntryLoc)> = Vec::new();
         let mut active: Option<u64> = None;
         let mut expected = (!self.locs.is_empty()).then(|| self.next_index());
@@ -572,7 +593,7 @@ impl LogInner {
                 }
                 _ => {
                     if let Some(key) = active.take() {
-                        self.commit_batch(key, &buf, std::mem::take(&mut batch))?;
+                        self.commit_batch(key, buf, std::mem::take(&mut batch))?;
                         buf.clear();
                     }
                     let key = self.segment_for_append(index, options)?;
@@ -582,7 +603,7 @@ impl LogInner {
             };
 
             let offset = self.segment_len(key) + buf.len() as u64;
-            let payload_len = record::encode_record(&entry, &mut buf).map_err(io::Error::other)?;
+            let payload_len = record::encode_record(&entry, buf).map_err(io::Error::other)?;
             let loc = EntryLoc {
                 log_id: entry.log_id,
                 segment: key,
@@ -592,7 +613,7 @@ impl LogInner {
             batch.push((entry, loc));
         }
         if let Some(key) = active {
-            self.commit_batch(key, &buf, batch)?;
+            self.commit_batch(key, buf, batch)?;
         }
         Ok(())
     }

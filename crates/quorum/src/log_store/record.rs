@@ -37,21 +37,29 @@ pub(crate) fn check_segment_header(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Append the record for `entry` to `out`; returns the payload length.
+/// Append the record for `entry` to `out`; returns the payload length. The payload is
+/// encoded in place after a header placeholder (no separate buffer, no sizing pass), then the
+/// header is filled in; on error `out` is left as it was.
 pub(crate) fn encode_record(entry: &Entry, out: &mut Vec<u8>) -> Result<u32, bincode::Error> {
-    let payload = bincode::serialize(entry)?;
-    let len = u32::try_from(payload.len())
+    let start = out.len();
+    out.extend_from_slice(&[0; RECORD_HEADER_LEN]);
+    if let Err(e) = bincode::serialize_into(&mut *out, entry) {
+        out.truncate(start);
+        return Err(e);
+    }
+    let payload_len = out.len() - start - RECORD_HEADER_LEN;
+    let Some(len) = u32::try_from(payload_len)
         .ok()
         .filter(|&l| l as usize <= MAX_PAYLOAD_LEN)
-        .ok_or_else(|| {
-            Box::new(bincode::ErrorKind::Custom(format!(
-                "log entry of {} bytes exceeds the record limit",
-                payload.len()
-            )))
-        })?;
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    else {
+        out.truncate(start);
+        return Err(Box::new(bincode::ErrorKind::Custom(format!(
+            "log entry of {payload_len} bytes exceeds the record limit"
+        ))));
+    };
+    let crc = crc32fast::hash(&out[start + RECORD_HEADER_LEN..]);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
     Ok(len)
 }
 
