@@ -40,6 +40,16 @@ pub fn peek_len(buf: &[u8]) -> Option<i32> {
     Some(i32::from_be_bytes(prefix))
 }
 
+/// A length prefix as a body length, ZooKeeper's server rule: below 0 or above `max_len` is
+/// an error.
+pub fn check_len(len: i32, max_len: usize) -> Result<usize, FrameError> {
+    let len = usize::try_from(len).map_err(|_| FrameError::Negative(len))?;
+    if len > max_len {
+        return Err(FrameError::TooLarge { len, max: max_len });
+    }
+    Ok(len)
+}
+
 /// Splits the first frame off `buf`, ZooKeeper's server rule: a length below 0 or above
 /// `max_len` is an error, reported as soon as the prefix has arrived (before the body).
 ///
@@ -48,10 +58,7 @@ pub fn split_frame(buf: &[u8], max_len: usize) -> Result<Option<Frame<'_>>, Fram
     let Some(len) = peek_len(buf) else {
         return Ok(None);
     };
-    let len = usize::try_from(len).map_err(|_| FrameError::Negative(len))?;
-    if len > max_len {
-        return Err(FrameError::TooLarge { len, max: max_len });
-    }
+    let len = check_len(len, max_len)?;
     Ok(buf
         .get(LEN_PREFIX..LEN_PREFIX + len)
         .map(|body| Frame { body }))

@@ -13,10 +13,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arbor_proto::frame::LEN_PREFIX;
+use arbor_proto::frame::check_len;
 use arbor_proto::{
-    reply_frame, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, Id, OpCode,
-    Reader, Record, ReplyHeader, Request, RequestHeader, Response,
+    reply_frame, split_frame, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode,
+    Id, OpCode, Reader, Record, ReplyHeader, Request, RequestHeader, Response,
 };
 use arbor_quorum::ProposeError;
 use arbor_tree::{SessionId, Txn, TxnOp, TxnResult};
@@ -103,24 +103,9 @@ fn reply(xid: i32, zxid: i64, result: Result<Response, ErrorCode>) -> Vec<u8> {
 /// a lock and a map lookup per request.
 const TOUCH_INTERVAL: Duration = Duration::from_millis(1);
 
-/// The body length of the frame at the start of `buffered` if all of it is there; `None` if
-/// more bytes are needed. A length outside `0..=max_len` is an error, as in [`read_body`].
-fn whole_frame(buffered: &[u8], max_len: usize) -> std::io::Result<Option<usize>> {
-    let Some(len) = arbor_proto::frame::peek_len(buffered) else {
-        return Ok(None);
-    };
-    let len = checked_len(len, max_len)?;
-    Ok((buffered.len() >= LEN_PREFIX + len).then_some(len))
-}
-
-fn checked_len(len: i32, max_len: usize) -> std::io::Result<usize> {
-    match usize::try_from(len) {
-        Ok(len) if len <= max_len => Ok(len),
-        _ => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("frame length {len} outside 0..={max_len} (jute.maxbuffer)"),
-        )),
-    }
+/// A frame length outside `0..=max_len` (jute.maxbuffer): the stream cannot be trusted.
+fn bad_frame(e: arbor_proto::FrameError) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
 }
 
 /// A request frame's header and body; `None` if the header itself is cut short.
@@ -151,7 +136,7 @@ async fn read_body<R: AsyncRead + Unpin>(
     len: i32,
     max_len: usize,
 ) -> std::io::Result<Vec<u8>> {
-    let mut body = vec![0u8; checked_len(len, max_len)?];
+    let mut body = vec![0u8; check_len(len, max_len).map_err(bad_frame)?];
     reader.read_exact(&mut body).await?;
     Ok(body)
 }
@@ -425,10 +410,10 @@ impl Connection {
             if buffered.is_empty() {
                 break;
             }
-            let decoded = match whole_frame(buffered, max_len)? {
-                Some(len) => {
-                    let decoded = decode_request(&buffered[LEN_PREFIX..LEN_PREFIX + len]);
-                    reader.consume(LEN_PREFIX + len);
+            let decoded = match split_frame(buffered, max_len).map_err(bad_frame)? {
+                Some(frame) => {
+                    let (decoded, consumed) = (decode_request(frame.body), frame.consumed());
+                    reader.consume(consumed);
                     decoded
                 }
                 None => match read_frame(reader, max_len).await? {

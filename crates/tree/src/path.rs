@@ -21,7 +21,7 @@ pub(crate) fn is_valid(path: &str) -> bool {
     // ASCII (nearly every path): one pass over the bytes; this runs on every write.
     rest.as_bytes()
         .split(|&b| b == b'/')
-        .all(|name| is_valid_name(name) && !name.iter().any(|&b| b < 0x20 || b == 0x7f))
+        .all(|name| is_valid_name(name) && !name.iter().any(|&b| is_forbidden_char(b.into())))
 }
 
 /// Not empty, `.` or `..`.
