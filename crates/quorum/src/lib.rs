@@ -26,6 +26,7 @@ pub mod peer;
 pub mod quorum;
 pub mod snapshot;
 pub mod state_machine;
+mod thread_priority;
 pub mod types;
 
 pub use error::{LogError, ProposeError, QuorumError, SnapshotError};

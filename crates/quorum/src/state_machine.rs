@@ -34,6 +34,7 @@ use crate::error::SnapshotError;
 use crate::log_store::DurabilityGate;
 use crate::observe::DurationObserver;
 use crate::snapshot;
+use crate::thread_priority;
 use crate::types::{
     Applier, Entry, LogId, Response, Snapshot, SnapshotMeta, SnapshotWriter, StorageError,
     StoredMembership, TypeConfig,
@@ -297,18 +298,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 }
 
-/// Lowers the calling thread's CPU priority (nice 10), so background work yields to request
-/// handling. Linux only (elsewhere a no-op); failure only costs latency, so it is ignored.
-fn background_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: gettid and setpriority take no pointers; PRIO_PROCESS with a thread id changes
-    // only that thread on Linux.
-    unsafe {
-        let tid = libc::gettid();
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
-    }
-}
-
 /// Writes one snapshot file of the state fixed when the builder was made.
 pub struct SnapshotBuilder {
     dir: PathBuf,
@@ -338,7 +327,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         std::thread::Builder::new()
             .name("arbor-snapshot".into())
             .spawn(move || {
-                background_priority();
+                thread_priority::lower_to_background();
                 let written = snapshot::write_with(&dir, &meta, |out| {
                     out.write_all(&zxid.to_le_bytes())?;
                     writer.write_to(out)

@@ -26,7 +26,9 @@
 //!   and appends pipeline behind one group fsync. Only valid for a group with a single voter.
 //!
 //! With `force_sync` off nothing waits for syncs at all (ZooKeeper's `forceSync=no`).
-//! Truncation, purge and segment roll sync synchronously: they are rare.
+//! Truncation, purge and segment roll sync synchronously: they are rare. Deleted segments are
+//! closed on the [`reaper`]'s thread: closing is when the filesystem frees a file, and for a
+//! full segment that takes tens of milliseconds.
 //!
 //! Recovery (`open`) reads every segment. A damaged record at the end of the last segment with
 //! nothing valid after it is a torn write: it is cut off with a warning. Any other damage is
@@ -38,6 +40,7 @@
 mod cache;
 mod flusher;
 mod meta;
+mod reaper;
 pub(crate) mod record;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -58,6 +61,7 @@ use self::cache::EntryCache;
 pub use self::flusher::DurabilityGate;
 use self::flusher::{Durable, Flusher, FsyncObserverSlot};
 use self::meta::{CommitHintWriter, DurableState};
+use self::reaper::Reaper;
 use self::record::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::error::LogError;
 use crate::files::{fsync_dir, read_u32, remove_if_exists, DirLock, LockError};
@@ -175,6 +179,8 @@ struct LogInner {
     /// Records are encoded here before one write per segment; kept between appends (up to
     /// `APPEND_BUFFER_KEPT`) so a batch does not regrow it from empty.
     append_buf: Vec<u8>,
+    /// Closes deleted segments, which is when the filesystem frees them (see [`reaper`]).
+    reaper: Reaper,
 }
 
 /// Capacity of `append_buf` kept between appends: a busy leader's batch of ~1000 small txns.
@@ -282,6 +288,7 @@ impl LogInner {
             state,
             committed,
             append_buf: Vec::new(),
+            reaper: Reaper::spawn().map_err(|e| LogError::io(dir, e))?,
         };
 
         let mut keys = Vec::new();
@@ -466,14 +473,23 @@ impl LogInner {
         for pair in keys.windows(2) {
             let (key, next_key) = (pair[0], pair[1]);
             if next_key <= purged.index + 1 {
-                if let Some(seg) = self.segments.remove(&key) {
-                    remove_if_exists(&seg.path)?;
-                    removed = true;
-                }
+                self.delete_segment(key)?;
+                removed = true;
             }
         }
         if removed {
             fsync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Forget segment `key` and unlink its file; the file is closed off this thread.
+    /// The directory is not synced here.
+    fn delete_segment(&mut self, key: u64) -> io::Result<()> {
+        if let Some(seg) = self.segments.remove(&key) {
+            let unlinked = remove_if_exists(&seg.path);
+            self.reaper.close(seg.file);
+            unlinked?;
         }
         Ok(())
     }
@@ -512,9 +528,7 @@ impl LogInner {
                 return Ok(key);
             }
             // An empty segment named for another index (left by a truncation or a crash).
-            let path = seg.path.clone();
-            self.segments.remove(&key);
-            remove_if_exists(&path)?;
+            self.delete_segment(key)?;
             return self.create_segment(index, options.force_sync);
         }
         if seg.len < options.segment_size {
@@ -644,10 +658,8 @@ impl LogInner {
             .map(|(&k, _)| k)
             .rev()
             .collect();
-        for key in &doomed {
-            if let Some(seg) = self.segments.remove(key) {
-                remove_if_exists(&seg.path)?;
-            }
+        for &key in &doomed {
+            self.delete_segment(key)?;
         }
         if !doomed.is_empty() {
             fsync_dir(&self.dir)?;
