@@ -6,7 +6,9 @@
 //! At most [`MAX_IN_FLIGHT`] batches are in flight; while they are, new txns queue, and the next
 //! batch carries all of them (up to [`MAX_BATCH`]). With no load a txn goes out alone at once.
 //!
-//! Routing: on the leader a batch becomes one log entry ([`TxnBatch`]). Elsewhere it is
+//! Routing: on the leader a batch becomes one log entry ([`TxnBatch`]); the state machine
+//! answers each of its txns as it applies it (the batch carries the [`Waiters`]), and this
+//! module answers only what was not applied (a failure, a timeout). Elsewhere it is
 //! forwarded to the leader over one peer link, and each txn's outcome is delivered once this
 //! node has applied it too, so the client's next read here sees its write. Txns forwarded to us
 //! by a peer (`local_only`) are proposed only if we lead; they are never forwarded again.
@@ -32,12 +34,12 @@ use arbor_tree::Txn;
 use openraft::error::ClientWriteError;
 use openraft::{Raft, ServerState};
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ProposeError;
 use crate::peer::client::{CallError, Dialer, Link, PeerClient};
 use crate::peer::wire::{ForwardedTxn, Origin, PeerRequest, PeerResponse};
-use crate::types::{NodeId, Response, TxnBatch, TypeConfig};
+use crate::types::{NodeId, Reply, TxnBatch, TypeConfig, Waiters};
 
 /// Batches proposed but not yet answered, at most.
 pub(crate) const MAX_IN_FLIGHT: u32 = 2;
@@ -46,8 +48,6 @@ pub(crate) const MAX_BATCH: usize = 1024;
 /// How long poisoned origins are remembered. Connection numbers are never reused within a
 /// server run and a poisoned connection is closed at once, so this only bounds memory.
 const POISON_TTL: Duration = Duration::from_secs(300);
-
-pub(crate) type Reply = oneshot::Sender<Result<Response, ProposeError>>;
 
 /// One txn waiting to be proposed, and where its outcome goes.
 pub(crate) struct Proposal {
@@ -230,35 +230,39 @@ impl Pipeline {
         let poison = self.poison.clone();
         let (origins, txns, replies) = split(batch);
         match target {
-            Target::Local { .. } => match self.raft.client_write_ff(TxnBatch::new(txns)).await {
-                Ok(outcome) => {
-                    let mut abandoned = self.abandon.subscribe();
-                    tokio::spawn(async move {
-                        let result = tokio::select! {
-                            result = tokio::time::timeout(timeout, outcome) => Some(result),
-                            _ = abandoned.wait_for(|&a| a) => None,
-                        };
-                        // Replies (and poisoning) before the slot is freed: a drain must see
-                        // the poison.
-                        match result {
-                            Some(result) => deliver_local(result, &poison, origins, replies),
-                            None => fail_split(
-                                &poison,
-                                origins,
-                                replies,
-                                ProposeError::Unavailable(
-                                    "leadership changed while the write was in flight".into(),
+            Target::Local { .. } => {
+                let waiters = Arc::new(Waiters::new(replies));
+                let proposed = TxnBatch::with_waiters(txns, Arc::clone(&waiters));
+                match self.raft.client_write_ff(proposed).await {
+                    Ok(outcome) => {
+                        let mut abandoned = self.abandon.subscribe();
+                        tokio::spawn(async move {
+                            let result = tokio::select! {
+                                result = tokio::time::timeout(timeout, outcome) => Some(result),
+                                _ = abandoned.wait_for(|&a| a) => None,
+                            };
+                            // Replies (and poisoning) before the slot is freed: a drain must see
+                            // the poison.
+                            match result {
+                                Some(result) => deliver_local(result, &poison, &origins, &waiters),
+                                None => fail_waiting(
+                                    &poison,
+                                    &origins,
+                                    &waiters,
+                                    ProposeError::Unavailable(
+                                        "leadership changed while the write was in flight".into(),
+                                    ),
                                 ),
-                            ),
-                        }
-                        drop(slot);
-                    });
+                            }
+                            drop(slot);
+                        });
+                    }
+                    Err(fatal) => {
+                        let err = ProposeError::Stopped(fatal.to_string());
+                        fail_waiting(&poison, &origins, &waiters, err);
+                    }
                 }
-                Err(fatal) => {
-                    let err = ProposeError::Stopped(fatal.to_string());
-                    fail_split(&poison, origins, replies, err);
-                }
-            },
+            }
             Target::Remote { leader, link, .. } => {
                 let forwarded = origins
                     .iter()
@@ -400,23 +404,26 @@ type LocalOutcome<E> = Result<
     tokio::time::error::Elapsed,
 >;
 
-/// Hands each txn of a locally proposed batch its own outcome.
+/// Hands each txn of a locally proposed batch that the state machine did not answer (it
+/// answers what it applies from the batch it was given) its own outcome.
 fn deliver_local<E>(
     result: LocalOutcome<E>,
     poison: &Poison,
-    origins: Vec<Origin>,
-    replies: Vec<Reply>,
+    origins: &[Origin],
+    waiters: &Waiters,
 ) {
     let err = match result {
-        Ok(Ok(Ok(resp))) if resp.data.len() == replies.len() => {
-            for (reply, response) in replies.into_iter().zip(resp.data) {
-                let _ = reply.send(Ok(response));
+        Ok(Ok(Ok(resp))) if resp.data.len() == waiters.len() => {
+            for (i, response) in resp.data.into_iter().enumerate() {
+                if let Some(reply) = waiters.take(i) {
+                    let _ = reply.send(Ok(response));
+                }
             }
             return;
         }
         Ok(Ok(Ok(resp))) => ProposeError::Raft(format!(
             "a batch of {} txns produced {} results",
-            replies.len(),
+            waiters.len(),
             resp.data.len()
         )),
         Ok(Ok(Err(ClientWriteError::ForwardToLeader(f)))) => ProposeError::NotLeader {
@@ -426,7 +433,18 @@ fn deliver_local<E>(
         Ok(Err(_)) => ProposeError::Stopped("raft dropped the request".into()),
         Err(_) => ProposeError::Unavailable("the write was not committed in time".into()),
     };
-    fail_split(poison, origins, replies, err);
+    fail_waiting(poison, origins, waiters, err);
+}
+
+/// Fails (and poisons the origins of) the txns of a local batch not answered yet; those the
+/// state machine answered were applied.
+fn fail_waiting(poison: &Poison, origins: &[Origin], waiters: &Waiters, err: ProposeError) {
+    for (i, origin) in origins.iter().enumerate() {
+        if let Some(reply) = waiters.take(i) {
+            poison.add(*origin);
+            let _ = reply.send(Err(err.clone()));
+        }
+    }
 }
 
 /// Poisons the origins of a forwarded batch whose outcome is not a success.

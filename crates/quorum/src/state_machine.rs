@@ -202,12 +202,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(batch) => batch
                     .txns()
                     .iter()
-                    .map(|txn| {
+                    .enumerate()
+                    .map(|(i, txn)| {
                         self.zxid += 1;
-                        Response {
+                        let response = Response {
                             zxid: self.zxid,
                             applied: self.applier.apply(self.zxid, txn),
-                        }
+                        };
+                        self.applied_zxid.store(self.zxid, Ordering::Release);
+                        // Its proposer (if on this node) hears now, not after the whole batch.
+                        batch.answer(i, &response);
+                        response
                     })
                     .collect(),
                 EntryPayload::Blank => Vec::new(),

@@ -4,7 +4,11 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use arbor_tree::{Applied, Txn};
-use serde::{Deserialize, Serialize};
+use parking_lot::Mutex;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use tokio::sync::oneshot;
+
+use crate::error::ProposeError;
 
 openraft::declare_raft_types!(
     /// Openraft types for Arbor: each log entry carries a [`TxnBatch`] and node ids are `u64`
@@ -36,17 +40,100 @@ pub type Snapshot = openraft::Snapshot<TypeConfig>;
 ///
 /// Shared, not owned: openraft clones an entry each time it reads one back from the log (to
 /// replicate it to each follower, to apply it), and a deep copy of a thousand txns' paths and
-/// data cost the leader ~4% of its CPU. Encoded exactly as the `Vec` it wraps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TxnBatch(Arc<Vec<Txn>>);
+/// data cost the leader ~4% of its CPU. Encoded exactly as the `Vec` of txns it wraps.
+///
+/// A batch proposed on this node also carries where each txn's outcome goes ([`Waiters`]), in
+/// memory only: the state machine answers each txn as soon as it is applied, instead of the
+/// whole batch's outcomes travelling back through openraft's core and a task of the batcher
+/// after the last one is applied. Entries read back from disk or received from the leader
+/// have no waiters; the batcher answers what the state machine did not.
+#[derive(Clone)]
+pub struct TxnBatch {
+    txns: Arc<Vec<Txn>>,
+    waiters: Option<Arc<Waiters>>,
+}
 
 impl TxnBatch {
     pub fn new(txns: Vec<Txn>) -> TxnBatch {
-        TxnBatch(Arc::new(txns))
+        TxnBatch {
+            txns: Arc::new(txns),
+            waiters: None,
+        }
+    }
+
+    /// A batch whose txn `i` is answered through `waiters` slot `i` once applied here.
+    pub(crate) fn with_waiters(txns: Vec<Txn>, waiters: Arc<Waiters>) -> TxnBatch {
+        TxnBatch {
+            txns: Arc::new(txns),
+            waiters: Some(waiters),
+        }
     }
 
     pub fn txns(&self) -> &[Txn] {
-        &self.0
+        &self.txns
+    }
+
+    /// Hands txn `i`'s outcome to its waiter on this node, if it has one not yet answered.
+    pub(crate) fn answer(&self, i: usize, response: &Response) {
+        if let Some(reply) = self.waiters.as_ref().and_then(|w| w.take(i)) {
+            // The receiver needs the result, not the watch triggers (already fired here).
+            let _ = reply.send(Ok(Response {
+                zxid: response.zxid,
+                applied: Applied {
+                    result: response.applied.result.clone(),
+                    triggers: Vec::new(),
+                },
+            }));
+        }
+    }
+}
+
+impl std::fmt::Debug for TxnBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TxnBatch").field(&self.txns).finish()
+    }
+}
+
+/// Equal when the txns are: waiters are this node's bookkeeping, not part of the log.
+impl PartialEq for TxnBatch {
+    fn eq(&self, other: &TxnBatch) -> bool {
+        self.txns == other.txns
+    }
+}
+
+impl Serialize for TxnBatch {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.txns.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for TxnBatch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TxnBatch, D::Error> {
+        Ok(TxnBatch {
+            txns: Arc::deserialize(deserializer)?,
+            waiters: None,
+        })
+    }
+}
+
+/// Where a txn's outcome goes.
+pub(crate) type Reply = oneshot::Sender<Result<Response, ProposeError>>;
+
+/// The replies of a locally proposed batch, one slot per txn; whoever takes a slot first (the
+/// state machine on apply, or the batcher on failure) answers it, so each is answered once.
+pub(crate) struct Waiters(Mutex<Vec<Option<Reply>>>);
+
+impl Waiters {
+    pub(crate) fn new(replies: Vec<Reply>) -> Waiters {
+        Waiters(Mutex::new(replies.into_iter().map(Some).collect()))
+    }
+
+    pub(crate) fn take(&self, i: usize) -> Option<Reply> {
+        self.0.lock().get_mut(i).and_then(Option::take)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().len()
     }
 }
 
@@ -117,6 +204,49 @@ mod tests {
         assert_eq!(decoded.txns(), txns.as_slice());
         // Clones share the txns instead of copying them.
         assert!(std::ptr::eq(batch.clone().txns(), batch.txns()));
+    }
+
+    #[test]
+    fn waiters_are_answered_once_and_never_encoded() {
+        use super::{Response, Waiters};
+        use arbor_tree::{Applied, TxnResult};
+        use std::sync::Arc;
+
+        let txns: Vec<Txn> = (0..2)
+            .map(|i| Txn {
+                session: i,
+                time: 7,
+                auth: Vec::new().into(),
+                op: TxnOp::Noop,
+            })
+            .collect();
+        let (tx0, mut rx0) = tokio::sync::oneshot::channel();
+        let (tx1, mut rx1) = tokio::sync::oneshot::channel();
+        let waiters = Arc::new(Waiters::new(vec![tx0, tx1]));
+        let batch = TxnBatch::with_waiters(txns.clone(), Arc::clone(&waiters));
+        assert_eq!(
+            bincode::serialize(&batch).unwrap(),
+            bincode::serialize(&txns).unwrap()
+        );
+        assert_eq!(batch, TxnBatch::new(txns));
+
+        let response = Response {
+            zxid: 9,
+            applied: Applied {
+                result: TxnResult::Done,
+                triggers: Vec::new(),
+            },
+        };
+        // A clone (as openraft reads the entry back) answers through the same slots.
+        batch.clone().answer(1, &response);
+        batch.answer(1, &response);
+        assert_eq!(rx1.try_recv().unwrap().unwrap().zxid, 9);
+        assert!(rx0.try_recv().is_err(), "txn 0 was not applied yet");
+        assert!(waiters.take(1).is_none(), "answered once");
+        assert!(
+            waiters.take(0).is_some(),
+            "the rest is left for the batcher"
+        );
     }
 
     #[test]
