@@ -413,7 +413,7 @@ fn deliver_local<E>(
     waiters: &Waiters,
 ) {
     let err = match result {
-        Ok(Ok(Ok(resp))) if resp.data.len() == waiters.len() => {
+        Ok(Ok(Ok(resp))) if resp.data.len() == origins.len() => {
             for (i, response) in resp.data.into_iter().enumerate() {
                 if let Some(reply) = waiters.take(i) {
                     let _ = reply.send(Ok(response));
@@ -423,7 +423,7 @@ fn deliver_local<E>(
         }
         Ok(Ok(Ok(resp))) => ProposeError::Raft(format!(
             "a batch of {} txns produced {} results",
-            waiters.len(),
+            origins.len(),
             resp.data.len()
         )),
         Ok(Ok(Err(ClientWriteError::ForwardToLeader(f)))) => ProposeError::NotLeader {

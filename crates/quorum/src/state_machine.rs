@@ -209,6 +209,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             zxid: self.zxid,
                             applied: self.applier.apply(self.zxid, txn),
                         };
+                        // Published before the answer: whoever is answered sees its zxid
+                        // applied. Entries without txns do not move it, so this is the only
+                        // place it changes.
                         self.applied_zxid.store(self.zxid, Ordering::Release);
                         // Its proposer (if on this node) hears now, not after the whole batch.
                         batch.answer(i, &response);
@@ -222,7 +225,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             };
             self.last_applied = Some(entry.log_id);
-            self.applied_zxid.store(self.zxid, Ordering::Release);
             responses.push(produced);
         }
         self.applied_watch.send_replace(self.zxid);

@@ -131,10 +131,6 @@ impl Waiters {
     pub(crate) fn take(&self, i: usize) -> Option<Reply> {
         self.0.lock().get_mut(i).and_then(Option::take)
     }
-
-    pub(crate) fn len(&self) -> usize {
-        self.0.lock().len()
-    }
 }
 
 /// What one committed txn produced: its zxid and the applier's result.
@@ -186,17 +182,21 @@ mod tests {
 
     use super::TxnBatch;
 
-    #[test]
-    fn a_batch_is_encoded_as_the_txn_list_it_shares() {
-        // Logs written before the batch was shared must still read back.
-        let txns: Vec<Txn> = (0..3)
+    fn noop_txns(n: i64) -> Vec<Txn> {
+        (0..n)
             .map(|i| Txn {
                 session: i,
                 time: 7,
                 auth: Vec::new().into(),
                 op: TxnOp::Noop,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_encoded_as_the_txn_list_it_shares() {
+        // Logs written before the batch was shared must still read back.
+        let txns = noop_txns(3);
         let batch = TxnBatch::new(txns.clone());
         let encoded = bincode::serialize(&batch).unwrap();
         assert_eq!(encoded, bincode::serialize(&txns).unwrap());
@@ -212,14 +212,7 @@ mod tests {
         use arbor_tree::{Applied, TxnResult};
         use std::sync::Arc;
 
-        let txns: Vec<Txn> = (0..2)
-            .map(|i| Txn {
-                session: i,
-                time: 7,
-                auth: Vec::new().into(),
-                op: TxnOp::Noop,
-            })
-            .collect();
+        let txns = noop_txns(2);
         let (tx0, mut rx0) = tokio::sync::oneshot::channel();
         let (tx1, mut rx1) = tokio::sync::oneshot::channel();
         let waiters = Arc::new(Waiters::new(vec![tx0, tx1]));
